@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '../errors.js';
+import { normalizeKey } from './keys.js';
+import type { ObjectInfo, ObjectStore } from './types.js';
+
+const TEMP_MARK = '.dataport-tmp-';
+
+/** A local folder as the bucket. Writes go to a temporary file in the same folder, then rename(2). */
+export class FsStore implements ObjectStore {
+  readonly url: string;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.url = `file:${root}`;
+  }
+
+  private file(key: string): string {
+    return path.join(this.root, ...normalizeKey(key).split('/'));
+  }
+
+  async read(key: string): Promise<Readable> {
+    const file = this.file(key);
+    const info = await this.statFile(file, key);
+    if (!info || info.isDirectory()) throw new AppError('object_not_found', `object '${key}' not found in ${this.url}`);
+    return createReadStream(file);
+  }
+
+  async write(key: string, body: Readable): Promise<ObjectInfo> {
+    const file = this.file(key);
+    await mkdir(path.dirname(file), { recursive: true }).catch((e) => {
+      throw wrap(e, key);
+    });
+    const temp = path.join(path.dirname(file), `${TEMP_MARK}${randomUUID()}`);
+    try {
+      await pipeline(body, createWriteStream(temp, { flags: 'wx' }));
+      await rename(temp, file);
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw wrap(e, key);
+    }
+    return (await this.stat(key))!;
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const info = await this.statFile(this.file(key), key);
+    if (!info || info.isDirectory()) return null;
+    return { key, size: info.size, updatedAt: info.mtime };
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    normalizeKey(prefix, { allowPrefix: true });
+    // Walk only the folder the prefix names, then filter on the full prefix.
+    const dirKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    yield* this.walk(dirKey, prefix);
+  }
+
+  private async *walk(dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    const dir = dirKey ? path.join(this.root, ...dirKey.split('/')) : this.root;
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw wrap(e, dirKey);
+    }
+    for (const entry of entries) {
+      const key = dirKey ? `${dirKey}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* this.walk(key, prefix);
+      } else if (entry.isFile() && key.startsWith(prefix) && !entry.name.startsWith(TEMP_MARK)) {
+        const info = await this.stat(key);
+        if (info) yield info;
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true }).catch((e) => {
+      throw wrap(e, key);
+    });
+  }
+
+  async check(): Promise<void> {
+    await mkdir(this.root, { recursive: true }).catch((e) => {
+      throw wrap(e, '');
+    });
+  }
+
+  private async statFile(file: string, key: string) {
+    try {
+      return await stat(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw wrap(e, key);
+    }
+  }
+}
+
+function wrap(e: unknown, key: string): AppError {
+  if (e instanceof AppError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return new AppError('access_denied', `no permission for '${key}'`, { cause: e });
+  return new AppError('storage_unavailable', `storage error for '${key}': ${(e as Error).message}`, { cause: e });
+}
