@@ -1,0 +1,49 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { Context } from './context.js';
+import { installAuth } from './http/auth.js';
+import { installErrorHandler } from './http/error-handler.js';
+import { ErrorResponse } from './http/schemas.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { insertsRoutes } from './modules/inserts/inserts.routes.js';
+import { loadsRoutes } from './modules/loads/loads.routes.js';
+import { migrationsRoutes } from './modules/migrations/migrations.routes.js';
+import { rejectsRoutes } from './modules/rejects/rejects.routes.js';
+
+/** Builds the HTTP app on an opened context; tests call it and use `app.inject`. */
+export async function buildApp(config: Config, ctx: Context): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: config.bodyLimit,
+    // Long table names must reach the catalogue, which answers unknown_table, not a bare 404.
+    maxParamLength: 1000,
+    // Loads of millions of rows take minutes; a hung client still cannot hold a socket forever.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(ErrorResponse);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'dataport', version: '0.1.0', description: 'Moves tables into SQL and keeps them safe.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  installErrorHandler(app, ctx.engine);
+  installAuth(app, config.apiToken);
+
+  await app.register(healthRoutes, { ctx });
+  await app.register(migrationsRoutes, { ctx });
+  await app.register(loadsRoutes, { ctx });
+  await app.register(insertsRoutes, { ctx });
+  await app.register(rejectsRoutes, { ctx });
+  return app;
+}

@@ -1,0 +1,62 @@
+import type { Kysely } from 'kysely';
+import type { Row, TableDef } from '../tables/types.js';
+
+export type EngineKind = 'sqlite' | 'mysql' | 'postgres';
+
+/**
+ * What differs between databases, as flags and small functions in one place, so that services and
+ * repositories never branch on the engine's name.
+ */
+export interface DialectCaps {
+  /** How an insert that meets an existing id updates it instead. */
+  upsert: 'on_conflict' | 'on_duplicate_key';
+  /** The most bind parameters one statement may carry. */
+  maxBindParams: number;
+  /** Column types for the catalogue's column types. */
+  types: { integer: string; string: (maxLength: number) => string; datetime: string; text: string; bigint: string };
+  /** Whether FOREIGN KEY ... DEFERRABLE is accepted. */
+  deferrableForeignKeys: boolean;
+  /** A UTC ISO datetime ('2021-01-01T00:00:00.000Z') as the driver wants it bound. */
+  encodeDatetime(iso: string): unknown;
+  /** A datetime value as the driver returns it, back to a UTC ISO string with milliseconds. */
+  decodeDatetime(value: unknown): string;
+}
+
+/**
+ * Writes rows into one table inside a bulk job's transaction. Engines with a native bulk path
+ * (LOAD DATA, COPY) implement it here; the caller has already validated every row.
+ */
+export interface BulkWriter {
+  write(rows: Row[]): Promise<void>;
+  /** Flushes what is buffered and applies it to the table; answers the rows written. */
+  finish(): Promise<number>;
+}
+
+/** `upsert`: rows replace those with the same id; `replace`: the table ends up holding exactly these rows. */
+export type WriteMode = 'upsert' | 'replace';
+
+/** A transaction on a connection of its own, for one long load or restore. */
+export interface BulkJob {
+  /** Kysely bound to the job's transaction: reads see, and writes join, the job. */
+  readonly db: Kysely<any>;
+  writer(table: TableDef, mode: WriteMode): Promise<BulkWriter>;
+}
+
+export interface Engine {
+  readonly kind: EngineKind;
+  readonly caps: DialectCaps;
+  /** The shared pool for short requests. */
+  readonly db: Kysely<any>;
+  /** A safe description for logs: never the password. */
+  readonly description: string;
+  /**
+   * Runs `fn` in one transaction on a dedicated connection and commits when it resolves; rolls back
+   * and rethrows when it throws, so a failed job leaves every table as it was.
+   */
+  bulkJob<T>(fn: (job: BulkJob) => Promise<T>): Promise<T>;
+  /** Runs `fn` in one read-only transaction that sees a single consistent snapshot. */
+  snapshot<T>(fn: (db: Kysely<any>) => Promise<T>): Promise<T>;
+  /** What a driver error means to us; null when it is none of these. */
+  classify(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null;
+  close(): Promise<void>;
+}

@@ -1,0 +1,85 @@
+import { sql, type Kysely } from 'kysely';
+import type { Row, TableDef } from '../tables/types.js';
+import type { BulkWriter, DialectCaps, WriteMode } from './engine.js';
+
+/** A validated row as the driver wants it bound (datetimes converted). */
+export function toDbRow(table: TableDef, caps: DialectCaps, row: Row): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const c of table.columns) out[c.name] = c.type === 'datetime' ? caps.encodeDatetime(row[c.name] as string) : row[c.name];
+  return out;
+}
+
+/** A row as the driver returned it, back in the catalogue's shape. */
+export function fromDbRow(table: TableDef, caps: DialectCaps, row: Record<string, unknown>): Row {
+  const out: Row = {};
+  for (const c of table.columns) {
+    const v = row[c.name];
+    out[c.name] = c.type === 'datetime' ? caps.decodeDatetime(v) : c.type === 'integer' ? Number(v) : String(v);
+  }
+  return out;
+}
+
+/** The most rows one multi-row statement may carry on this engine. */
+export function rowsPerStatement(table: TableDef, caps: DialectCaps): number {
+  return Math.max(1, Math.min(1000, Math.floor(caps.maxBindParams / table.columns.length)));
+}
+
+/** Inserts rows with multi-row statements; `upsert` replaces rows whose id exists. */
+export async function insertRows(
+  db: Kysely<any>,
+  caps: DialectCaps,
+  table: TableDef,
+  rows: Row[],
+  { upsert = false } = {},
+): Promise<void> {
+  const size = rowsPerStatement(table, caps);
+  const others = table.columns.slice(1).map((c) => c.name);
+  for (let i = 0; i < rows.length; i += size) {
+    const values = rows.slice(i, i + size).map((r) => toDbRow(table, caps, r));
+    let query = db.insertInto(table.name).values(values);
+    if (upsert && others.length > 0) {
+      query =
+        caps.upsert === 'on_conflict'
+          ? query.onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(others.map((c) => [c, sql.ref(`excluded.${c}`)]))))
+          : query.onDuplicateKeyUpdate(Object.fromEntries(others.map((c) => [c, sql`values(${sql.ref(c)})`])));
+    } else if (upsert) {
+      query = caps.upsert === 'on_conflict' ? query.onConflict((oc) => oc.column('id').doNothing()) : query.ignore();
+    }
+    await query.execute();
+  }
+}
+
+/** Ids among `ids` that already exist in the table. */
+export async function existingIds(db: Kysely<any>, table: string, ids: number[], caps: DialectCaps): Promise<Set<number>> {
+  const found = new Set<number>();
+  const size = Math.min(1000, caps.maxBindParams);
+  for (let i = 0; i < ids.length; i += size) {
+    const chunk = ids.slice(i, i + size);
+    const rows = await db.selectFrom(table).select('id').where('id', 'in', chunk).execute();
+    for (const r of rows) found.add(Number(r.id));
+  }
+  return found;
+}
+
+/**
+ * The portable bulk path: multi-row statements in the job's transaction. `replace` empties the table
+ * first; the caller defers foreign-key checks and has proved the final state is consistent.
+ */
+export async function createStatementWriter(
+  db: Kysely<any>,
+  caps: DialectCaps,
+  table: TableDef,
+  mode: WriteMode,
+): Promise<BulkWriter> {
+  if (mode === 'replace') await db.deleteFrom(table.name).execute();
+  let written = 0;
+  return {
+    async write(rows) {
+      await insertRows(db, caps, table, rows, { upsert: mode === 'upsert' });
+      written += rows.length;
+    },
+    async finish() {
+      return written;
+    },
+  };
+}

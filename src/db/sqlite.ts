@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Row, TableDef } from '../tables/types.js';
+import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+
+export const sqliteCaps: DialectCaps = {
+  upsert: 'on_conflict',
+  maxBindParams: 32766,
+  types: { integer: 'integer', string: () => 'text', datetime: 'text', text: 'text', bigint: 'integer' },
+  deferrableForeignKeys: true,
+  // Stored as fixed-width ISO text: sorts and compares in time order, and strftime() reads it.
+  encodeDatetime: (iso) => iso,
+  decodeDatetime: (value) => String(value),
+};
+
+function open(file: string, options: Database.Options = {}): Database.Database {
+  const db = new Database(file, options);
+  if (!options.readonly) db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  // Another connection may hold the write lock for a whole load; short writers wait this long.
+  db.pragma('busy_timeout = 5000');
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+/** SQLite in one file: the embedded default. Bulk jobs use a second connection to the same file. */
+export function createSqliteEngine(file: string): Engine {
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const main = open(file);
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: main }) });
+
+  async function onOwnConnection<T>(
+    options: Database.Options,
+    begin: string,
+    fn: (raw: Database.Database, db: Kysely<any>) => Promise<T>,
+  ): Promise<T> {
+    const raw = open(file, options);
+    raw.pragma('cache_size = -65536');
+    const own = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+    try {
+      raw.exec(begin);
+      try {
+        const result = await fn(raw, own);
+        raw.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (raw.inTransaction) raw.exec('ROLLBACK');
+        throw e;
+      }
+    } finally {
+      await own.destroy();
+    }
+  }
+
+  return {
+    kind: 'sqlite',
+    caps: sqliteCaps,
+    db,
+    description: `sqlite:${file}`,
+    // BEGIN IMMEDIATE takes the write lock up front, so a job never fails half-way on a busy lock.
+    bulkJob: (fn) =>
+      onOwnConnection({}, 'BEGIN IMMEDIATE', (raw, own) =>
+        fn({ db: own, writer: (table, mode) => sqliteWriter(raw, table, mode) } satisfies BulkJob),
+      ),
+    snapshot: (fn) => onOwnConnection({ readonly: true }, 'BEGIN', (_raw, own) => fn(own)),
+    classify(err) {
+      const code = (err as { code?: unknown })?.code;
+      if (typeof code !== 'string') return null;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'busy';
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return 'unique_violation';
+      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_NOTADB') return 'unavailable';
+      return null;
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/** Prepared single-row statements in the job's one transaction: SQLite's fastest path. */
+async function sqliteWriter(raw: Database.Database, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
+  const names = table.columns.map((c) => `"${c.name}"`);
+  const updates = names.slice(1).map((n) => `${n} = excluded.${n}`);
+  let statement = `INSERT INTO "${table.name}" (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+  if (mode === 'upsert') statement += updates.length ? ` ON CONFLICT("id") DO UPDATE SET ${updates.join(', ')}` : ' ON CONFLICT DO NOTHING';
+  if (mode === 'replace') {
+    // The caller has proved the final contents satisfy every foreign key; checks run at COMMIT.
+    raw.pragma('defer_foreign_keys = ON');
+    raw.prepare(`DELETE FROM "${table.name}"`).run();
+  }
+  const insert = raw.prepare(statement);
+  const columns = table.columns.map((c) => c.name);
+  let written = 0;
+  return {
+    async write(rows: Row[]) {
+      for (const row of rows) insert.run(columns.map((c) => row[c]));
+      written += rows.length;
+    },
+    async finish() {
+      return written;
+    },
+  };
+}

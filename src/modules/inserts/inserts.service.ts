@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Context } from '../../context.js';
+import { insertRows } from '../../db/rows.js';
+import { AppError } from '../../errors.js';
+import type { Row, TableDef } from '../../tables/types.js';
+import { checkFields, checkObject, type Checked } from '../../tables/validate.js';
+import { csvRecords } from '../loads/csv-records.js';
+import { RowGate } from '../loads/gate.js';
+import { reject } from '../loads/loads.service.js';
+import { failRun, finishRun, startRun } from '../loads/runs.repo.js';
+import { insertRejects, type RejectRecord } from '../rejects/rejects.repo.js';
+
+export const MAX_BATCH = 1000;
+
+export interface InsertReject {
+  index: number;
+  column: string | null;
+  reason: string;
+  message: string;
+}
+
+export interface InsertResult {
+  table: string;
+  load_id: string;
+  received: number;
+  inserted: number;
+  rejected: number;
+  rejects: InsertReject[];
+}
+
+interface Candidate {
+  raw: string;
+  checked: Checked;
+}
+
+/** Retries when a concurrent insert took an id between our check and our write. */
+const ATTEMPTS = 5;
+
+/**
+ * Inserts 1..1000 rows given as parsed JSON (an array of objects, or one object) or as CSV text.
+ * Valid rows go in one transaction; invalid ones are refused and logged. With `atomic`, one invalid
+ * row refuses the whole batch (422 validation_failed; the rejects are still logged).
+ * @throws unknown_table, empty_batch, batch_too_large, invalid_csv, invalid_request, validation_failed
+ */
+export async function insertBatch(
+  ctx: Context,
+  tableName: string,
+  body: unknown,
+  options: { atomic?: boolean; format: 'json' | 'csv'; source?: string },
+): Promise<InsertResult> {
+  const table = ctx.catalogue.get(tableName);
+  const candidates = options.format === 'csv' ? await fromCsv(table, String(body ?? '')) : fromJson(table, body);
+  const source = options.source ?? 'payload';
+  const { engine } = ctx;
+  const loadId = randomUUID();
+  await startRun(engine.db, { id: loadId, table: table.name, kind: 'payload', source });
+  let result: InsertResult;
+  try {
+    result = await withRetry(ctx, () =>
+      engine.db.transaction().execute(async (trx) => {
+        const results = await new RowGate(trx, engine.caps, table, true).check(candidates.map((c) => c.checked));
+        const now = new Date().toISOString();
+        const rows: Row[] = [];
+        const rejects: RejectRecord[] = [];
+        results.forEach((r, index) => {
+          if (r.ok) rows.push(r.row);
+          else rejects.push(reject(loadId, table.name, source, r.violation, candidates[index].raw, now, { index }));
+        });
+        const refuseAll = options.atomic === true && rejects.length > 0;
+        if (!refuseAll) await insertRows(trx, engine.caps, table, rows);
+        await insertRejects(trx, rejects);
+        return {
+          table: table.name,
+          load_id: loadId,
+          received: candidates.length,
+          inserted: refuseAll ? 0 : rows.length,
+          rejected: rejects.length,
+          rejects: rejects.map((r) => ({ index: r.row_index!, column: r.column_name, reason: r.reason, message: r.message })),
+        };
+      }),
+    );
+  } catch (e) {
+    await failRun(engine.db, loadId, (e as Error).message).catch(() => undefined);
+    throw e;
+  }
+  await finishRun(engine.db, loadId, { rows_read: result.received, loaded: result.inserted, rejected: result.rejected });
+  ctx.log.info({ table: table.name, load_id: loadId, received: result.received, inserted: result.inserted, rejected: result.rejected }, 'batch insert finished');
+  if (options.atomic && result.rejected > 0) {
+    throw new AppError('validation_failed', `${result.rejected} of ${result.received} rows break the data rules; nothing was inserted (atomic=true)`, {
+      details: { load_id: loadId, rejects: result.rejects },
+    });
+  }
+  return result;
+}
+
+async function withRetry<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= ATTEMPTS || ctx.engine.classify(e) !== 'unique_violation') throw e;
+    }
+  }
+}
+
+function checkCount(n: number) {
+  if (n === 0) throw new AppError('empty_batch', 'the batch holds no rows; send 1 to 1000');
+  if (n > MAX_BATCH) throw new AppError('batch_too_large', `the batch holds more than ${MAX_BATCH} rows; split it into batches of at most ${MAX_BATCH}`);
+}
+
+function fromJson(table: TableDef, body: unknown): Candidate[] {
+  const list = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : null;
+  if (!list) throw new AppError('invalid_request', 'the body must be a JSON array of row objects, or one row object');
+  checkCount(list.length);
+  return list.map((value) => ({ raw: JSON.stringify(value) ?? String(value), checked: checkObject(table, value) }));
+}
+
+async function fromCsv(table: TableDef, text: string): Promise<Candidate[]> {
+  const candidates: Candidate[] = [];
+  for await (const record of csvRecords(Readable.from([text]))) {
+    if (candidates.length === MAX_BATCH) checkCount(MAX_BATCH + 1);
+    candidates.push({ raw: record.raw, checked: checkFields(table, record.fields) });
+  }
+  checkCount(candidates.length);
+  return candidates;
+}

@@ -1,0 +1,74 @@
+import type { Kysely } from 'kysely';
+import type { DialectCaps } from '../../db/engine.js';
+import { existingIds } from '../../db/rows.js';
+import type { Row, TableDef } from '../../tables/types.js';
+import type { Checked, Violation } from '../../tables/validate.js';
+import { IdSet } from './id-set.js';
+
+/**
+ * The rules that need more than one row: unique ids and foreign keys. Rows come in batches so that
+ * each batch costs one lookup per referenced table, whatever its size.
+ */
+export class RowGate {
+  private readonly seen = new IdSet();
+  private readonly present = new Map<string, IdSet>();
+  private readonly absent = new Map<string, IdSet>();
+  private readonly references;
+
+  constructor(
+    private readonly db: Kysely<any>,
+    private readonly caps: DialectCaps,
+    private readonly table: TableDef,
+    /** Payload inserts refuse ids already in the table; historic loads and restores replace them. */
+    private readonly refuseExisting: boolean,
+  ) {
+    this.references = table.columns.filter((c) => c.references);
+    for (const c of this.references) {
+      this.present.set(c.references!, new IdSet());
+      this.absent.set(c.references!, new IdSet());
+    }
+  }
+
+  /** Answers, for each checked row in order, the row to write or why it is refused. */
+  async check(batch: Checked[]): Promise<Checked[]> {
+    const rows = batch.flatMap((c) => (c.ok ? [c.row] : []));
+    await this.lookUpReferences(rows);
+    const existing = this.refuseExisting
+      ? await existingIds(this.db, this.table.name, rows.map((r) => r.id as number), this.caps)
+      : new Set<number>();
+    return batch.map((c) => (c.ok ? this.checkRow(c.row, existing) : c));
+  }
+
+  private checkRow(row: Row, existing: Set<number>): Checked {
+    for (const c of this.references) {
+      const id = row[c.name] as number;
+      if (!this.present.get(c.references!)!.has(id)) {
+        return refused({ column: c.name, reason: 'unknown_reference', message: `${c.name} ${id} does not exist in ${c.references}` });
+      }
+    }
+    const id = row.id as number;
+    if (existing.has(id)) return refused({ column: 'id', reason: 'duplicate_id', message: `id ${id} already exists in ${this.table.name}` });
+    if (!this.seen.add(id)) return refused({ column: 'id', reason: 'duplicate_id', message: `id ${id} appears more than once in this source` });
+    return { ok: true, row };
+  }
+
+  private async lookUpReferences(rows: Row[]): Promise<void> {
+    for (const c of this.references) {
+      const parent = c.references!;
+      const present = this.present.get(parent)!;
+      const absent = this.absent.get(parent)!;
+      const unknown = new Set<number>();
+      for (const row of rows) {
+        const id = row[c.name] as number;
+        if (!present.has(id) && !absent.has(id)) unknown.add(id);
+      }
+      if (unknown.size === 0) continue;
+      const found = await existingIds(this.db, parent, [...unknown], this.caps);
+      for (const id of unknown) (found.has(id) ? present : absent).add(id);
+    }
+  }
+}
+
+function refused(violation: Violation): Checked {
+  return { ok: false, violation };
+}
