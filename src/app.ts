@@ -12,6 +12,7 @@ import { insertsRoutes } from './modules/inserts/inserts.routes.js';
 import { loadsRoutes } from './modules/loads/loads.routes.js';
 import { migrationsRoutes } from './modules/migrations/migrations.routes.js';
 import { rejectsRoutes } from './modules/rejects/rejects.routes.js';
+import { webRoutes } from './web/web.routes.js';
 
 /** Builds the HTTP app on an opened context; tests call it and use `app.inject`. */
 export async function buildApp(config: Config, ctx: Context): Promise<FastifyInstance> {
@@ -45,5 +46,6 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
   await app.register(loadsRoutes, { ctx });
   await app.register(insertsRoutes, { ctx });
   await app.register(rejectsRoutes, { ctx });
+  await app.register(webRoutes);
   return app;
 }
