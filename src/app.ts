@@ -10,6 +10,7 @@ import { ErrorResponse } from './http/schemas.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { insertsRoutes } from './modules/inserts/inserts.routes.js';
 import { loadsRoutes } from './modules/loads/loads.routes.js';
+import { metricsRoutes } from './modules/metrics/metrics.routes.js';
 import { migrationsRoutes } from './modules/migrations/migrations.routes.js';
 import { rejectsRoutes } from './modules/rejects/rejects.routes.js';
 import { webRoutes } from './web/web.routes.js';
@@ -20,11 +21,11 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
     loggerInstance: ctx.log as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     // Long table names must reach the catalogue, which answers unknown_table, not a bare 404.
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     // Loads of millions of rows take minutes; a hung client still cannot hold a socket forever.
     requestTimeout: 0,
     connectionTimeout: 0,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(ErrorResponse);
@@ -46,6 +47,7 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
   await app.register(loadsRoutes, { ctx });
   await app.register(insertsRoutes, { ctx });
   await app.register(rejectsRoutes, { ctx });
+  await app.register(metricsRoutes, { ctx });
   await app.register(webRoutes);
   return app;
 }

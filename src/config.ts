@@ -35,16 +35,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     return value === undefined || value === '' ? fallback : value;
   };
   const databaseUrl = text('DATABASE_URL', 'sqlite:./data/dataport.sqlite')!;
-  if (!DATABASE_SCHEMES.test(databaseUrl)) problems.push('DATABASE_URL must start with sqlite:, mysql://, mariadb://, postgres:// or postgresql://');
+  if (!DATABASE_SCHEMES.test(databaseUrl))
+    problems.push('DATABASE_URL must start with sqlite:, mysql://, mariadb://, postgres:// or postgresql://');
   const storageUrl = text('STORAGE_URL', 'file:./storage')!;
   if (!STORAGE_SCHEMES.test(storageUrl)) problems.push('STORAGE_URL must start with file:, gs:// or s3://');
   const host = text('HOST', '127.0.0.1')!;
   const port = integer('PORT', text('PORT', '8080')!, 0, 65535, problems);
-  const bodyLimit = integer('MAX_BODY_BYTES', text('MAX_BODY_BYTES', String(5 * 1024 * 1024))!, 1024, 1024 ** 3, problems);
+  const bodyLimit = integer(
+    'MAX_BODY_BYTES',
+    text('MAX_BODY_BYTES', String(5 * 1024 * 1024))!,
+    1024,
+    1024 ** 3,
+    problems,
+  );
   const apiToken = text('API_TOKEN');
-  if (apiToken !== undefined && apiToken.length < 16) problems.push('API_TOKEN must be at least 16 characters');
+  if (apiToken !== undefined && apiToken.length < 16)
+    problems.push('API_TOKEN must be at least 16 characters');
   if (apiToken === undefined && !isLoopback(host)) {
-    problems.push(`HOST is ${host} but API_TOKEN is unset: set API_TOKEN before listening beyond this machine`);
+    problems.push(
+      `HOST is ${host} but API_TOKEN is unset: set API_TOKEN before listening beyond this machine`,
+    );
   }
   const migrate = text('MIGRATE_ON_START', 'true')!.toLowerCase();
   if (!['true', 'false', '1', '0'].includes(migrate)) problems.push('MIGRATE_ON_START must be true or false');
@@ -67,7 +77,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
 
 function integer(name: string, value: string, min: number, max: number, problems: string[]): number {
   const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) problems.push(`${name} must be a whole number from ${min} to ${max}, got '${value}'`);
+  if (!(n >= min && n <= max))
+    problems.push(`${name} must be a whole number from ${min} to ${max}, got '${value}'`);
   return n;
 }
 

@@ -40,7 +40,11 @@ export class AppError extends Error {
   /** Extra, caller-safe data put into the error body (e.g. the rejects of an atomic batch). */
   readonly details?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;

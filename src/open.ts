@@ -24,8 +24,17 @@ export async function openContext(config: Config, options: OpenOptions = {}): Pr
   const log = options.log ?? createLogger(config.logLevel);
   const catalogue = options.catalogue ?? defaultCatalogue();
   const engine = await createEngine(config.databaseUrl);
-  const store = options.store ?? createStore(config.storageUrl, { endpoint: config.storageEndpoint, region: config.storageRegion });
-  const ctx: Context = { engine, store, catalogue, migrator: createMigrator(engine, catalogue), locks: new TableLocks(), log };
+  const store =
+    options.store ??
+    createStore(config.storageUrl, { endpoint: config.storageEndpoint, region: config.storageRegion });
+  const ctx: Context = {
+    engine,
+    store,
+    catalogue,
+    migrator: createMigrator(engine, catalogue),
+    locks: new TableLocks(),
+    log,
+  };
   try {
     if (config.migrateOnStart) {
       const { applied, current } = await migrateToLatest(ctx.migrator);
@@ -38,7 +47,11 @@ export async function openContext(config: Config, options: OpenOptions = {}): Pr
   // A missing bucket or bad credentials should show at start, not as a failure of the first request.
   await store.check().then(
     () => log.info({ storage: store.url, database: engine.description }, 'storage and database ready'),
-    (e) => log.error({ storage: store.url, err: e }, 'storage is not reachable: loads and backups will fail until it is'),
+    (e) =>
+      log.error(
+        { storage: store.url, err: e },
+        'storage is not reachable: loads and backups will fail until it is',
+      ),
   );
   return ctx;
 }

@@ -16,6 +16,7 @@ export function installAuth(app: FastifyInstance, token: string | undefined) {
     const header = request.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
     const ok = timingSafeEqual(createHash('sha256').update(given).digest(), expected) && given.length > 0;
-    if (!ok) throw new AppError('unauthorized', 'this endpoint needs the header Authorization: Bearer <API_TOKEN>');
+    if (!ok)
+      throw new AppError('unauthorized', 'this endpoint needs the header Authorization: Bearer <API_TOKEN>');
   });
 }

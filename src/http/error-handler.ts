@@ -12,21 +12,38 @@ export function installErrorHandler(app: FastifyInstance, engine: Engine) {
     if (appError.status >= 500) request.log.error({ err }, appError.message);
     else request.log.info({ code: appError.code }, appError.message);
     const message =
-      appError.code === 'internal_error' ? `internal error; see the server log for request ${request.id}` : appError.message;
+      appError.code === 'internal_error'
+        ? `internal error; see the server log for request ${request.id}`
+        : appError.message;
     if (appError.status === 503) reply.header('retry-after', '5');
-    return reply.status(appError.status).send({ error: { code: appError.code, message, ...appError.details } });
+    return reply
+      .status(appError.status)
+      .send({ error: { code: appError.code, message, ...appError.details } });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+    reply
+      .status(404)
+      .send({
+        error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+      }),
   );
 }
 
 export function toAppError(err: FastifyError, engine: Engine): AppError {
   if (err instanceof AppError) return err;
   const kind = engine.classify(err);
-  if (kind === 'unavailable') return new AppError('database_unavailable', 'the database cannot be reached; try again shortly', { cause: err });
-  if (kind === 'busy') return new AppError('database_busy', 'the database is busy with another write (a load or restore); try again shortly', { cause: err });
-  if (err.validation) return new AppError('invalid_request', `invalid request: ${err.message}`, { cause: err });
+  if (kind === 'unavailable')
+    return new AppError('database_unavailable', 'the database cannot be reached; try again shortly', {
+      cause: err,
+    });
+  if (kind === 'busy')
+    return new AppError(
+      'database_busy',
+      'the database is busy with another write (a load or restore); try again shortly',
+      { cause: err },
+    );
+  if (err.validation)
+    return new AppError('invalid_request', `invalid request: ${err.message}`, { cause: err });
   const byCode: Record<string, ErrorCode> = {
     FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
     FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
@@ -40,14 +57,16 @@ export function toAppError(err: FastifyError, engine: Engine): AppError {
     return new AppError('invalid_json', `the body is not valid JSON: ${err.message}`, { cause: err });
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    const generic: ErrorCode = err.statusCode === 404 ? 'not_found' : err.statusCode === 413 ? 'payload_too_large' : 'invalid_request';
+    const generic: ErrorCode =
+      err.statusCode === 404 ? 'not_found' : err.statusCode === 413 ? 'payload_too_large' : 'invalid_request';
     return new AppError(generic, err.message, { cause: err });
   }
   return new AppError('internal_error', err.message, { cause: err });
 }
 
 function messageFor(code: ErrorCode, err: FastifyError): string {
-  if (code === 'payload_too_large') return 'the body is larger than the server accepts (MAX_BODY_BYTES); send fewer rows per request';
+  if (code === 'payload_too_large')
+    return 'the body is larger than the server accepts (MAX_BODY_BYTES); send fewer rows per request';
   if (code === 'unsupported_media_type') return 'send application/json or text/csv';
   return err.message;
 }

@@ -4,7 +4,10 @@ export const ErrorResponse = Type.Object(
   {
     error: Type.Object(
       { code: Type.String(), message: Type.String() },
-      { additionalProperties: true, description: 'Extra fields depend on the code (e.g. rejects, known_tables).' },
+      {
+        additionalProperties: true,
+        description: 'Extra fields depend on the code (e.g. rejects, known_tables).',
+      },
     ),
   },
   { $id: 'ErrorResponse', additionalProperties: false },

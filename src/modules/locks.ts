@@ -10,7 +10,8 @@ export class TableLocks {
 
   async run<T>(table: string, operation: string, fn: () => Promise<T>): Promise<T> {
     const current = this.held.get(table);
-    if (current) throw new AppError('table_busy', `${table} is busy with a ${current}; try again when it has finished`);
+    if (current)
+      throw new AppError('table_busy', `${table} is busy with a ${current}; try again when it has finished`);
     this.held.set(table, operation);
     try {
       return await fn();

@@ -31,9 +31,13 @@ export class Catalogue {
   get(name: string): TableDef {
     const table = this.byName.get(name);
     if (!table) {
-      throw new AppError('unknown_table', `unknown table '${truncate(name)}'; known tables: ${this.names.join(', ')}`, {
-        details: { known_tables: this.names },
-      });
+      throw new AppError(
+        'unknown_table',
+        `unknown table '${truncate(name)}'; known tables: ${this.names.join(', ')}`,
+        {
+          details: { known_tables: this.names },
+        },
+      );
     }
     return table;
   }
@@ -63,13 +67,17 @@ function checkCatalogue(file: CatalogueFile): string[] {
   if (names.size !== file.tables.length) problems.push('table names must be unique');
   for (const table of file.tables) {
     const [first] = table.columns;
-    if (first.name !== 'id' || first.type !== 'integer') problems.push(`${table.name}: first column must be integer 'id'`);
+    if (first.name !== 'id' || first.type !== 'integer')
+      problems.push(`${table.name}: first column must be integer 'id'`);
     const columns = new Set(table.columns.map((c) => c.name));
     if (columns.size !== table.columns.length) problems.push(`${table.name}: column names must be unique`);
     for (const c of table.columns) {
-      if (c.type === 'string' && !c.maxLength) problems.push(`${table.name}.${c.name}: string needs maxLength`);
-      if (c.references && !names.has(c.references)) problems.push(`${table.name}.${c.name}: unknown table ${c.references}`);
-      if (c.references && c.type !== 'integer') problems.push(`${table.name}.${c.name}: references need integer`);
+      if (c.type === 'string' && !c.maxLength)
+        problems.push(`${table.name}.${c.name}: string needs maxLength`);
+      if (c.references && !names.has(c.references))
+        problems.push(`${table.name}.${c.name}: unknown table ${c.references}`);
+      if (c.references && c.type !== 'integer')
+        problems.push(`${table.name}.${c.name}: references need integer`);
     }
   }
   return problems;
@@ -81,7 +89,8 @@ function orderByReferences(tables: TableDef[]): TableDef[] {
   const byName = new Map(tables.map((t) => [t.name, t]));
   const visit = (t: TableDef) => {
     if (state.get(t.name) === 'done') return;
-    if (state.get(t.name) === 'visiting') throw new Error(`invalid table catalogue: reference cycle at ${t.name}`);
+    if (state.get(t.name) === 'visiting')
+      throw new Error(`invalid table catalogue: reference cycle at ${t.name}`);
     state.set(t.name, 'visiting');
     for (const c of t.columns) if (c.references && c.references !== t.name) visit(byName.get(c.references)!);
     state.set(t.name, 'done');

@@ -37,14 +37,19 @@ function fail(column: string | null, reason: Reason, message: string): Checked {
 /** One CSV record (already decoded text fields) against the table's rules, in column order. */
 export function checkFields(table: TableDef, fields: string[]): Checked {
   if (fields.length !== table.columns.length) {
-    return fail(null, 'wrong_field_count', `expected ${table.columns.length} fields (${table.columns.map((c) => c.name).join(',')}), got ${fields.length}`);
+    return fail(
+      null,
+      'wrong_field_count',
+      `expected ${table.columns.length} fields (${table.columns.map((c) => c.name).join(',')}), got ${fields.length}`,
+    );
   }
   const row: Row = {};
   for (let i = 0; i < fields.length; i++) {
     const column = table.columns[i];
     const field = fields[i];
     // csv-parse replaces bytes that are not UTF-8 by U+FFFD; a field holding it was not clean text.
-    if (field.includes('\uFFFD')) return fail(column.name, 'invalid_encoding', `${column.name} is not valid UTF-8`);
+    if (field.includes('\uFFFD'))
+      return fail(column.name, 'invalid_encoding', `${column.name} is not valid UTF-8`);
     const checked = checkValue(column, field);
     if (typeof checked !== 'string' && typeof checked !== 'number') return { ok: false, violation: checked };
     row[column.name] = checked;
@@ -55,12 +60,20 @@ export function checkFields(table: TableDef, fields: string[]): Checked {
 /** One JSON row object against the table's rules; keys that are not columns are refused. */
 export function checkObject(table: TableDef, value: unknown): Checked {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return fail(null, 'not_an_object', `each row must be a JSON object with ${table.columns.map((c) => c.name).join(', ')}`);
+    return fail(
+      null,
+      'not_an_object',
+      `each row must be a JSON object with ${table.columns.map((c) => c.name).join(', ')}`,
+    );
   }
   const object = value as Record<string, unknown>;
   for (const key of Object.keys(object)) {
     if (!table.columns.some((c) => c.name === key)) {
-      return fail(key.slice(0, 64), 'unknown_field', `'${key.slice(0, 64)}' is not a column of ${table.name}; columns: ${table.columns.map((c) => c.name).join(', ')}`);
+      return fail(
+        key.slice(0, 64),
+        'unknown_field',
+        `'${key.slice(0, 64)}' is not a column of ${table.name}; columns: ${table.columns.map((c) => c.name).join(', ')}`,
+      );
     }
   }
   const row: Row = {};
@@ -86,11 +99,19 @@ function checkValue(column: ColumnDef, value: unknown): string | number | Violat
     if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_ID) return value;
     return v('invalid_integer', `${name} must be a whole number from 1 to ${MAX_ID}, got ${describe(value)}`);
   }
-  if (column.type === 'datetime') return v('invalid_datetime', `${name} must be an ISO-8601 string with a timezone, got ${describe(value)}`);
+  if (column.type === 'datetime')
+    return v(
+      'invalid_datetime',
+      `${name} must be an ISO-8601 string with a timezone, got ${describe(value)}`,
+    );
   return v('invalid_string', `${name} must be a string, got ${describe(value)}`);
 }
 
-function checkText(column: ColumnDef, text: string, v: (reason: Reason, message: string) => Violation): string | number | Violation {
+function checkText(
+  column: ColumnDef,
+  text: string,
+  v: (reason: Reason, message: string) => Violation,
+): string | number | Violation {
   const name = column.name;
   if (column.type === 'integer') {
     const n = INTEGER.test(text) ? Number(text) : NaN;
@@ -100,11 +121,15 @@ function checkText(column: ColumnDef, text: string, v: (reason: Reason, message:
   if (column.type === 'datetime') {
     const iso = parseIsoDatetime(text);
     if (iso) return iso;
-    return v('invalid_datetime', `${name} must be an ISO-8601 date and time with a timezone (e.g. 2021-11-07T02:48:42Z), got '${clip(text)}'`);
+    return v(
+      'invalid_datetime',
+      `${name} must be an ISO-8601 date and time with a timezone (e.g. 2021-11-07T02:48:42Z), got '${clip(text)}'`,
+    );
   }
   // UTF-16 length bounds the count of code points, so most values need no count.
   const length = text.length > column.maxLength! ? codePoints(text) : 0;
-  if (length > column.maxLength!) return v('too_long', `${name} is ${length} characters long, at most ${column.maxLength} allowed`);
+  if (length > column.maxLength!)
+    return v('too_long', `${name} is ${length} characters long, at most ${column.maxLength} allowed`);
   return text;
 }
 

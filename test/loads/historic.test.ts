@@ -31,7 +31,13 @@ describe.each(testEngines())('historic load on $name', (engine) => {
     it('loads the three sample tables and logs every reject with its line and reason', async () => {
       const d = await load(t, 'departments');
       expect(d.statusCode).toBe(200);
-      expect(d.json()).toMatchObject({ table: 'departments', source: 'database/departments/historic/departments.csv', rows_read: 14, loaded: 12, rejected: 2 });
+      expect(d.json()).toMatchObject({
+        table: 'departments',
+        source: 'database/departments/historic/departments.csv',
+        rows_read: 14,
+        loaded: 12,
+        rejected: 2,
+      });
       expect((await load(t, 'jobs')).json()).toMatchObject({ rows_read: 185, loaded: 183, rejected: 2 });
       const e = (await load(t, 'hired_employees')).json();
       expect(e).toMatchObject({ rows_read: 2000, loaded: 1979, rejected: 21 });
@@ -61,7 +67,11 @@ describe.each(testEngines())('historic load on $name', (engine) => {
       await load(t, 'jobs');
       await load(t, 'hired_employees');
       const before = await allRows(t, 'hired_employees');
-      await t.ctx.engine.db.updateTable('hired_employees').set({ name: 'Changed' }).where('id', '=', before[0].id).execute();
+      await t.ctx.engine.db
+        .updateTable('hired_employees')
+        .set({ name: 'Changed' })
+        .where('id', '=', before[0].id)
+        .execute();
       const again = (await load(t, 'hired_employees')).json();
       expect(again).toMatchObject({ rows_read: 2000, loaded: 1979, rejected: 21 });
       expect(await allRows(t, 'hired_employees')).toEqual(before);
@@ -77,7 +87,7 @@ describe.each(testEngines())('historic load on $name', (engine) => {
       await seedParents(t);
       const csv =
         '\uFEFF1,"Smith, John",2021-01-01T00:00:00Z,1,1\r\n' +
-        '2,O\'Brien,2021-02-01T10:00:00.250+02:00,2,2\n' +
+        "2,O'Brien,2021-02-01T10:00:00.250+02:00,2,2\n" +
         '\r\n' +
         '3,"Say ""hi""",2021-03-01T00:00:00Z,1,2\r\n' +
         '4,"Two\nLines",2021-04-01T00:00:00Z,2,1\n' +
@@ -87,7 +97,11 @@ describe.each(testEngines())('historic load on $name', (engine) => {
       expect(res).toMatchObject({ rows_read: 5, loaded: 5, rejected: 0 });
       const names = (await allRows(t, 'hired_employees')).map((r) => r.name);
       expect(names).toEqual(['Smith, John', "O'Brien", 'Say "hi"', 'Two\nLines', 'José Zoë']);
-      const [, second] = await t.ctx.engine.db.selectFrom('hired_employees').select('datetime').orderBy('id').execute();
+      const [, second] = await t.ctx.engine.db
+        .selectFrom('hired_employees')
+        .select('datetime')
+        .orderBy('id')
+        .execute();
       expect(t.ctx.engine.caps.decodeDatetime(second.datetime)).toBe('2021-02-01T08:00:00.250Z');
     });
 
@@ -96,23 +110,52 @@ describe.each(testEngines())('historic load on $name', (engine) => {
       const csv = Buffer.concat([
         Buffer.from('1,Ann,2021-01-01T00:00:00Z,1,1\n2,B'),
         Buffer.from([0xc3, 0x28]),
-        Buffer.from('b,2021-01-01T00:00:00Z,1,1\n3,Cy,2021-01-01T00:00:00Z,1\n4,Dee,2021-01-01T00:00:00Z,1,1\n'),
+        Buffer.from(
+          'b,2021-01-01T00:00:00Z,1,1\n3,Cy,2021-01-01T00:00:00Z,1\n4,Dee,2021-01-01T00:00:00Z,1,1\n',
+        ),
       ]);
       await putHistoric(t, 'hired_employees', csv);
-      expect((await load(t, 'hired_employees')).json()).toMatchObject({ rows_read: 4, loaded: 2, rejected: 2 });
+      expect((await load(t, 'hired_employees')).json()).toMatchObject({
+        rows_read: 4,
+        loaded: 2,
+        rejected: 2,
+      });
       const log = await rejects(t, 'hired_employees');
-      const found = log.rejects.map((r: { line: number; reason: string; column: string | null }) => [r.line, r.reason, r.column]);
-      expect(found).toEqual(expect.arrayContaining([[2, 'invalid_encoding', 'name'], [3, 'wrong_field_count', null]]));
+      const found = log.rejects.map((r: { line: number; reason: string; column: string | null }) => [
+        r.line,
+        r.reason,
+        r.column,
+      ]);
+      expect(found).toEqual(
+        expect.arrayContaining([
+          [2, 'invalid_encoding', 'name'],
+          [3, 'wrong_field_count', null],
+        ]),
+      );
       expect(log.rejects.find((r: { line: number }) => r.line === 3).raw).toBe('3,Cy,2021-01-01T00:00:00Z,1');
     });
 
     it('refuses unknown references and ids repeated in the file, keeping the first', async () => {
       await seedParents(t);
-      await putHistoric(t, 'hired_employees', '1,Ann,2021-01-01T00:00:00Z,1,1\n1,Again,2021-01-01T00:00:00Z,1,1\n2,Bo,2021-01-01T00:00:00Z,9,1\n3,Cy,2021-01-01T00:00:00Z,1,7\n');
-      expect((await load(t, 'hired_employees')).json()).toMatchObject({ rows_read: 4, loaded: 1, rejected: 3 });
+      await putHistoric(
+        t,
+        'hired_employees',
+        '1,Ann,2021-01-01T00:00:00Z,1,1\n1,Again,2021-01-01T00:00:00Z,1,1\n2,Bo,2021-01-01T00:00:00Z,9,1\n3,Cy,2021-01-01T00:00:00Z,1,7\n',
+      );
+      expect((await load(t, 'hired_employees')).json()).toMatchObject({
+        rows_read: 4,
+        loaded: 1,
+        rejected: 3,
+      });
       expect((await allRows(t, 'hired_employees')).map((r) => r.name)).toEqual(['Ann']);
-      const reasons = (await rejects(t, 'hired_employees')).rejects.map((r: { line: number; reason: string; column: string }) => `${r.line}:${r.column}:${r.reason}`);
-      expect(reasons.sort()).toEqual(['2:id:duplicate_id', '3:department_id:unknown_reference', '4:job_id:unknown_reference']);
+      const reasons = (await rejects(t, 'hired_employees')).rejects.map(
+        (r: { line: number; reason: string; column: string }) => `${r.line}:${r.column}:${r.reason}`,
+      );
+      expect(reasons.sort()).toEqual([
+        '2:id:duplicate_id',
+        '3:department_id:unknown_reference',
+        '4:job_id:unknown_reference',
+      ]);
     });
 
     it('is atomic: a file that breaks off after many rows leaves the table as it was', async () => {
@@ -139,11 +182,18 @@ describe.each(testEngines())('historic load on $name', (engine) => {
         );
       const broken = await createTestApp(engine, { store: failing });
       try {
-        const res = await broken.app.inject({ method: 'POST', url: '/load_historic_data/departments', headers: auth });
+        const res = await broken.app.inject({
+          method: 'POST',
+          url: '/load_historic_data/departments',
+          headers: auth,
+        });
         expect(res.statusCode).toBe(500);
         expect(res.json().error.code).toBe('internal_error');
         expect(await countRows(broken, 'departments')).toBe(0);
-        const run = await broken.ctx.engine.db.selectFrom('dataport_loads').selectAll().executeTakeFirstOrThrow();
+        const run = await broken.ctx.engine.db
+          .selectFrom('dataport_loads')
+          .selectAll()
+          .executeTakeFirstOrThrow();
         expect(run).toMatchObject({ table_name: 'departments', status: 'failed' });
       } finally {
         await broken.close();
@@ -157,7 +207,10 @@ describe.each(testEngines())('historic load on $name', (engine) => {
       expect(missing.json().error.message).toContain('database/jobs/historic/jobs.csv');
       const unknown = await load(t, 'salaries');
       expect(unknown.statusCode).toBe(404);
-      expect(unknown.json().error).toMatchObject({ code: 'unknown_table', known_tables: ['departments', 'jobs', 'hired_employees'] });
+      expect(unknown.json().error).toMatchObject({
+        code: 'unknown_table',
+        known_tables: ['departments', 'jobs', 'hired_employees'],
+      });
       for (const text of ['', '\n\n\r\n']) {
         await putHistoric(t, 'jobs', text);
         const empty = await load(t, 'jobs');
@@ -179,7 +232,9 @@ describe.each(testEngines())('historic load on $name', (engine) => {
     it('needs the bearer token', async () => {
       await putHistoric(t, 'jobs', '1,Analyst\n');
       expect((await load(t, 'jobs', {})).statusCode).toBe(401);
-      expect((await load(t, 'jobs', { authorization: 'Bearer wrong' })).json().error.code).toBe('unauthorized');
+      expect((await load(t, 'jobs', { authorization: 'Bearer wrong' })).json().error.code).toBe(
+        'unauthorized',
+      );
       expect(await countRows(t, 'jobs')).toBe(0);
     });
   });

@@ -44,7 +44,10 @@ describe('CSV fields', () => {
   const good = ['1', 'Ada Lovelace', '2021-11-07T02:48:42Z', '2', '3'];
   it('accepts a good row and trims names', () => {
     const r = checkFields(employees, ['7', '  Ada  ', '2021-11-07T02:48:42Z', '2', '3']);
-    expect(r).toEqual({ ok: true, row: { id: 7, name: 'Ada', datetime: '2021-11-07T02:48:42.000Z', department_id: 2, job_id: 3 } });
+    expect(r).toEqual({
+      ok: true,
+      row: { id: 7, name: 'Ada', datetime: '2021-11-07T02:48:42.000Z', department_id: 2, job_id: 3 },
+    });
   });
   it.each([
     [['', ...good.slice(1)], 'id:missing_value'],
@@ -109,12 +112,31 @@ describe('catalogue', () => {
     expect(() => catalogue.get('nope')).toThrowError(/known tables: departments, jobs, hired_employees/);
   });
   it('validates a user-written catalogue file', () => {
-    expect(() => new Catalogue({ tables: [{ name: 'a', columns: [{ name: 'name', type: 'string', maxLength: 3 }] }] })).toThrow(/first column must be integer 'id'/);
-    expect(() => new Catalogue({ tables: [{ name: 'a', columns: [{ name: 'id', type: 'integer', references: 'zzz' }] }] })).toThrow(/unknown table zzz/);
-    expect(() => new Catalogue({ tables: [{ name: 'Bad-Name', columns: [{ name: 'id', type: 'integer' }] }] } as never)).toThrow(/invalid table catalogue/);
+    expect(
+      () =>
+        new Catalogue({ tables: [{ name: 'a', columns: [{ name: 'name', type: 'string', maxLength: 3 }] }] }),
+    ).toThrow(/first column must be integer 'id'/);
+    expect(
+      () =>
+        new Catalogue({
+          tables: [{ name: 'a', columns: [{ name: 'id', type: 'integer', references: 'zzz' }] }],
+        }),
+    ).toThrow(/unknown table zzz/);
+    expect(
+      () =>
+        new Catalogue({
+          tables: [{ name: 'Bad-Name', columns: [{ name: 'id', type: 'integer' }] }],
+        } as never),
+    ).toThrow(/invalid table catalogue/);
     const own = new Catalogue({
       tables: [
-        { name: 'orders', columns: [{ name: 'id', type: 'integer' }, { name: 'customer_id', type: 'integer', references: 'customers' }] },
+        {
+          name: 'orders',
+          columns: [
+            { name: 'id', type: 'integer' },
+            { name: 'customer_id', type: 'integer', references: 'customers' },
+          ],
+        },
         { name: 'customers', columns: [{ name: 'id', type: 'integer' }] },
       ],
     });

@@ -30,10 +30,29 @@ export const insertsRoutes: FastifyPluginAsyncTypebox<{ ctx: Context }> = async 
         tags: ['inserts'],
         params: TableParams,
         querystring: Type.Object(
-          { atomic: Type.Boolean({ default: false, description: 'Refuse the whole batch when one row is invalid' }) },
+          {
+            atomic: Type.Boolean({
+              default: false,
+              description: 'Refuse the whole batch when one row is invalid',
+            }),
+          },
           { additionalProperties: false },
         ),
-        body: Type.Union([Type.Array(Type.Unknown()), Type.Object({}, { additionalProperties: true }), Type.String()]),
+        body: {
+          content: {
+            'application/json': {
+              schema: Type.Union(
+                [Type.Array(Type.Unknown()), Type.Object({}, { additionalProperties: true })],
+                {
+                  description: 'Row objects, or one row object; each is checked against the table rules',
+                },
+              ),
+            },
+            'text/csv': {
+              schema: Type.String({ description: 'Headerless CSV lines in the historic file format' }),
+            },
+          },
+        },
         response: { 200: InsertResponse, ...errors(400, 401, 404, 413, 415, 422, 503) },
       },
     },

@@ -50,7 +50,8 @@ export async function insertBatch(
   options: { atomic?: boolean; format: 'json' | 'csv'; source?: string },
 ): Promise<InsertResult> {
   const table = ctx.catalogue.get(tableName);
-  const candidates = options.format === 'csv' ? await fromCsv(table, String(body ?? '')) : fromJson(table, body);
+  const candidates =
+    options.format === 'csv' ? await fromCsv(table, String(body ?? '')) : fromJson(table, body);
   const source = options.source ?? 'payload';
   const { engine } = ctx;
   const loadId = randomUUID();
@@ -59,13 +60,18 @@ export async function insertBatch(
   try {
     result = await withRetry(ctx, () =>
       engine.db.transaction().execute(async (trx) => {
-        const results = await new RowGate(trx, engine.caps, table, true).check(candidates.map((c) => c.checked));
+        const results = await new RowGate(trx, engine.caps, table, true).check(
+          candidates.map((c) => c.checked),
+        );
         const now = new Date().toISOString();
         const rows: Row[] = [];
         const rejects: RejectRecord[] = [];
         results.forEach((r, index) => {
           if (r.ok) rows.push(r.row);
-          else rejects.push(reject(loadId, table.name, source, r.violation, candidates[index].raw, now, { index }));
+          else
+            rejects.push(
+              reject(loadId, table.name, source, r.violation, candidates[index].raw, now, { index }),
+            );
         });
         const refuseAll = options.atomic === true && rejects.length > 0;
         if (!refuseAll) await insertRows(trx, engine.caps, table, rows);
@@ -76,7 +82,12 @@ export async function insertBatch(
           received: candidates.length,
           inserted: refuseAll ? 0 : rows.length,
           rejected: rejects.length,
-          rejects: rejects.map((r) => ({ index: r.row_index!, column: r.column_name, reason: r.reason, message: r.message })),
+          rejects: rejects.map((r) => ({
+            index: r.row_index!,
+            column: r.column_name,
+            reason: r.reason,
+            message: r.message,
+          })),
         };
       }),
     );
@@ -84,12 +95,29 @@ export async function insertBatch(
     await failRun(engine.db, loadId, (e as Error).message).catch(() => undefined);
     throw e;
   }
-  await finishRun(engine.db, loadId, { rows_read: result.received, loaded: result.inserted, rejected: result.rejected });
-  ctx.log.info({ table: table.name, load_id: loadId, received: result.received, inserted: result.inserted, rejected: result.rejected }, 'batch insert finished');
+  await finishRun(engine.db, loadId, {
+    rows_read: result.received,
+    loaded: result.inserted,
+    rejected: result.rejected,
+  });
+  ctx.log.info(
+    {
+      table: table.name,
+      load_id: loadId,
+      received: result.received,
+      inserted: result.inserted,
+      rejected: result.rejected,
+    },
+    'batch insert finished',
+  );
   if (options.atomic && result.rejected > 0) {
-    throw new AppError('validation_failed', `${result.rejected} of ${result.received} rows break the data rules; nothing was inserted (atomic=true)`, {
-      details: { load_id: loadId, rejects: result.rejects },
-    });
+    throw new AppError(
+      'validation_failed',
+      `${result.rejected} of ${result.received} rows break the data rules; nothing was inserted (atomic=true)`,
+      {
+        details: { load_id: loadId, rejects: result.rejects },
+      },
+    );
   }
   return result;
 }
@@ -106,14 +134,22 @@ async function withRetry<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
 
 function checkCount(n: number) {
   if (n === 0) throw new AppError('empty_batch', 'the batch holds no rows; send 1 to 1000');
-  if (n > MAX_BATCH) throw new AppError('batch_too_large', `the batch holds more than ${MAX_BATCH} rows; split it into batches of at most ${MAX_BATCH}`);
+  if (n > MAX_BATCH)
+    throw new AppError(
+      'batch_too_large',
+      `the batch holds more than ${MAX_BATCH} rows; split it into batches of at most ${MAX_BATCH}`,
+    );
 }
 
 function fromJson(table: TableDef, body: unknown): Candidate[] {
   const list = Array.isArray(body) ? body : body !== null && typeof body === 'object' ? [body] : null;
-  if (!list) throw new AppError('invalid_request', 'the body must be a JSON array of row objects, or one row object');
+  if (!list)
+    throw new AppError('invalid_request', 'the body must be a JSON array of row objects, or one row object');
   checkCount(list.length);
-  return list.map((value) => ({ raw: JSON.stringify(value) ?? String(value), checked: checkObject(table, value) }));
+  return list.map((value) => ({
+    raw: JSON.stringify(value) ?? String(value),
+    checked: checkObject(table, value),
+  }));
 }
 
 async function fromCsv(table: TableDef, text: string): Promise<Candidate[]> {

@@ -35,17 +35,26 @@ export async function* csvRecords(input: Readable): AsyncGenerator<CsvRecord> {
   );
   input.on('error', (e) => parser.destroy(e));
   try {
-    for await (const { record, raw, info } of parser as AsyncIterable<{ record: string[]; raw: string; info: { lines: number } }>) {
+    for await (const { record, raw, info } of parser as AsyncIterable<{
+      record: string[];
+      raw: string;
+      info: { lines: number };
+    }>) {
       const text = raw.replace(/^[\r\n]+/, '').replace(/[\r\n]+$/, '');
       // csv-parse counts the line a record ends on; a quoted field may span lines.
       let breaks = 0;
-      for (const field of record) for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) breaks++;
+      for (const field of record)
+        for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) breaks++;
       yield { line: info.lines - breaks, raw: text, fields: record };
     }
   } catch (e) {
     if (e instanceof CsvError) {
       const line = (e as CsvError & { lines?: number }).lines;
-      throw new AppError('invalid_csv', `the CSV file cannot be read past line ${line ?? '?'}: ${e.message}`, { cause: e });
+      throw new AppError(
+        'invalid_csv',
+        `the CSV file cannot be read past line ${line ?? '?'}: ${e.message}`,
+        { cause: e },
+      );
     }
     throw e;
   } finally {

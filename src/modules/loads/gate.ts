@@ -34,7 +34,12 @@ export class RowGate {
     const rows = batch.flatMap((c) => (c.ok ? [c.row] : []));
     await this.lookUpReferences(rows);
     const existing = this.refuseExisting
-      ? await existingIds(this.db, this.table.name, rows.map((r) => r.id as number), this.caps)
+      ? await existingIds(
+          this.db,
+          this.table.name,
+          rows.map((r) => r.id as number),
+          this.caps,
+        )
       : new Set<number>();
     return batch.map((c) => (c.ok ? this.checkRow(c.row, existing) : c));
   }
@@ -43,12 +48,26 @@ export class RowGate {
     for (const c of this.references) {
       const id = row[c.name] as number;
       if (!this.present.get(c.references!)!.has(id)) {
-        return refused({ column: c.name, reason: 'unknown_reference', message: `${c.name} ${id} does not exist in ${c.references}` });
+        return refused({
+          column: c.name,
+          reason: 'unknown_reference',
+          message: `${c.name} ${id} does not exist in ${c.references}`,
+        });
       }
     }
     const id = row.id as number;
-    if (existing.has(id)) return refused({ column: 'id', reason: 'duplicate_id', message: `id ${id} already exists in ${this.table.name}` });
-    if (!this.seen.add(id)) return refused({ column: 'id', reason: 'duplicate_id', message: `id ${id} appears more than once in this source` });
+    if (existing.has(id))
+      return refused({
+        column: 'id',
+        reason: 'duplicate_id',
+        message: `id ${id} already exists in ${this.table.name}`,
+      });
+    if (!this.seen.add(id))
+      return refused({
+        column: 'id',
+        reason: 'duplicate_id',
+        message: `id ${id} appears more than once in this source`,
+      });
     return { ok: true, row };
   }
 

@@ -27,13 +27,21 @@ const BATCH = 5000;
  * it again gives the same table; the whole load is one transaction, so a failure leaves it as it was.
  * @throws unknown_table, source_not_found, invalid_csv, table_busy
  */
-export async function loadHistoric(ctx: Context, tableName: string, progress?: Progress): Promise<LoadResult> {
+export async function loadHistoric(
+  ctx: Context,
+  tableName: string,
+  progress?: Progress,
+): Promise<LoadResult> {
   const table = ctx.catalogue.get(tableName);
   const key = keys.historic(table.name);
   return ctx.locks.run(table.name, 'historic load', async () => {
     const input = await ctx.store.read(key).catch((e) => {
       if (e instanceof AppError && e.code === 'object_not_found') {
-        throw new AppError('source_not_found', `no historic file for ${table.name}: expected ${key} in ${ctx.store.url}`, { cause: e });
+        throw new AppError(
+          'source_not_found',
+          `no historic file for ${table.name}: expected ${key} in ${ctx.store.url}`,
+          { cause: e },
+        );
       }
       throw e;
     });
@@ -42,7 +50,13 @@ export async function loadHistoric(ctx: Context, tableName: string, progress?: P
 }
 
 /** Loads CSV records from any stream (the bucket, or a local file from the CLI) with the same rules. */
-export async function loadCsv(ctx: Context, table: TableDef, input: Readable, source: string, progress?: Progress): Promise<LoadResult> {
+export async function loadCsv(
+  ctx: Context,
+  table: TableDef,
+  input: Readable,
+  source: string,
+  progress?: Progress,
+): Promise<LoadResult> {
   const { engine } = ctx;
   const loadId = randomUUID();
   const started = Date.now();
@@ -61,7 +75,10 @@ export async function loadCsv(ctx: Context, table: TableDef, input: Readable, so
         for (let i = 0; i < results.length; i++) {
           const r = results[i];
           if (r.ok) rows.push(r.row);
-          else rejects.push(reject(loadId, table.name, source, r.violation, batch[i].raw, now, { line: batch[i].line }));
+          else
+            rejects.push(
+              reject(loadId, table.name, source, r.violation, batch[i].raw, now, { line: batch[i].line }),
+            );
         }
         await writer.write(rows);
         await insertRejects(job.db, rejects);
@@ -74,7 +91,8 @@ export async function loadCsv(ctx: Context, table: TableDef, input: Readable, so
         batch.push({ line: record.line, raw: record.raw, checked: checkFields(table, record.fields) });
         if (batch.length >= BATCH) await flush();
       }
-      if (totals.rows_read === 0) throw new AppError('invalid_csv', `${source} holds no rows (empty, or only blank lines)`);
+      if (totals.rows_read === 0)
+        throw new AppError('invalid_csv', `${source} holds no rows (empty, or only blank lines)`);
       await flush();
       totals.loaded = await writer.finish();
     });
@@ -83,7 +101,10 @@ export async function loadCsv(ctx: Context, table: TableDef, input: Readable, so
     throw e;
   }
   await finishRun(engine.db, loadId, totals);
-  ctx.log.info({ table: table.name, source, load_id: loadId, ...totals, duration_ms: Date.now() - started }, 'historic load finished');
+  ctx.log.info(
+    { table: table.name, source, load_id: loadId, ...totals, duration_ms: Date.now() - started },
+    'historic load finished',
+  );
   return { table: table.name, source, load_id: loadId, ...totals };
 }
 

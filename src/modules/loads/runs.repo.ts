@@ -9,10 +9,20 @@ export interface RunTotals {
 }
 
 /** Records that a load started, before its own transaction begins, so an interrupted one stays visible. */
-export async function startRun(db: Kysely<any>, run: { id: string; table: string; kind: RunKind; source: string }) {
+export async function startRun(
+  db: Kysely<any>,
+  run: { id: string; table: string; kind: RunKind; source: string },
+) {
   await db
     .insertInto('dataport_loads')
-    .values({ id: run.id, table_name: run.table, kind: run.kind, source: run.source, status: 'running', started_at: new Date().toISOString() })
+    .values({
+      id: run.id,
+      table_name: run.table,
+      kind: run.kind,
+      source: run.source,
+      status: 'running',
+      started_at: new Date().toISOString(),
+    })
     .execute();
 }
 

@@ -27,7 +27,10 @@ export function clipRaw(raw: string): string {
 
 export async function insertRejects(db: Kysely<any>, rejects: RejectRecord[]): Promise<void> {
   for (let i = 0; i < rejects.length; i += ROWS_PER_STATEMENT) {
-    await db.insertInto('dataport_rejects').values(rejects.slice(i, i + ROWS_PER_STATEMENT)).execute();
+    await db
+      .insertInto('dataport_rejects')
+      .values(rejects.slice(i, i + ROWS_PER_STATEMENT))
+      .execute();
   }
 }
 

@@ -16,7 +16,11 @@ const RejectItem = Type.Object({
   created_at: Type.String(),
 });
 
-export const RejectsResponse = Type.Object({ table: Type.String(), total: Type.Integer(), rejects: Type.Array(RejectItem) });
+export const RejectsResponse = Type.Object({
+  table: Type.String(),
+  total: Type.Integer(),
+  rejects: Type.Array(RejectItem),
+});
 
 export const RejectsQuery = Type.Object(
   {

@@ -2,7 +2,11 @@ import type { Context } from '../../context.js';
 import { listRejects } from './rejects.repo.js';
 
 /** @throws unknown_table */
-export async function listTableRejects(ctx: Context, tableName: string, q: { loadId?: string; limit: number; offset: number }) {
+export async function listTableRejects(
+  ctx: Context,
+  tableName: string,
+  q: { loadId?: string; limit: number; offset: number },
+) {
   const table = ctx.catalogue.get(tableName);
   const { total, rows } = await listRejects(ctx.engine.db, { table: table.name, ...q });
   return {
