@@ -1,13 +1,12 @@
-import { Transform, type Duplex, type TransformCallback } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import avro from 'avsc';
 import { AppError } from '../../errors.js';
 import type { Row, TableDef } from '../../tables/types.js';
 
 // snappyjs ships no type declarations; requiring it keeps the untyped import in one place.
-const snappy = createRequire(import.meta.url)('snappyjs') as {
+export const snappy = createRequire(import.meta.url)('snappyjs') as {
   compress(data: Uint8Array): Uint8Array;
   uncompress(data: Uint8Array, maxLength?: number): Uint8Array;
 };
@@ -26,9 +25,7 @@ export interface AvroBackupMetadata {
 // Java's default sync interval is 64 KB too; small blocks keep memory flat on both sides.
 const BLOCK_SIZE = 64 * 1024;
 // Far above any block a sane writer produces, far below what a hostile header could make us allocate.
-const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
-const MAX_HEADER_BYTES = 8 * 1024 * 1024;
-const MAGIC = Buffer.from('Obj\x01', 'latin1');
+export const MAX_BLOCK_BYTES = 64 * 1024 * 1024;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 
 /** Avro `timestamp-millis` <-> the catalogue's UTC ISO strings (avsc has no built-in logical types). */
@@ -48,17 +45,6 @@ class TimestampMillis extends avro.types.LogicalType {
 }
 
 const LOGICAL_TYPES = { 'timestamp-millis': TimestampMillis };
-const LONG = avro.Type.forSchema('long');
-// Same layout as avsc's own header type; we parse the framing ourselves (see AvroDecoder).
-const HEADER = avro.Type.forSchema({
-  type: 'record',
-  name: 'org.apache.avro.file.Header',
-  fields: [
-    { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
-    { name: 'meta', type: { type: 'map', values: 'bytes' } },
-    { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
-  ],
-});
 
 /** The JSON form of a table's Avro schema. */
 export interface AvroRecordSchema {
@@ -87,7 +73,8 @@ export function avroSchemaFor(table: TableDef): AvroRecordSchema {
   };
 }
 
-function avroTypeFor(table: TableDef): avro.Type {
+/** The avsc type of a table's records, with our logical types. */
+export function avroTypeFor(table: TableDef): avro.Type {
   return avro.Type.forSchema(avroSchemaFor(table) as avro.Schema, { logicalTypes: LOGICAL_TYPES });
 }
 
@@ -104,21 +91,6 @@ const encodeCodecs = {
     } catch (err) {
       cb(err as Error);
     }
-  },
-};
-
-const inflateRaw = promisify(zlib.inflateRaw) as (buf: Buffer, opts: zlib.ZlibOptions) => Promise<Buffer>;
-
-const decompressors: Record<string, (data: Buffer) => Promise<Buffer>> = {
-  null: async (data) => data,
-  deflate: (data) => inflateRaw(data, { maxOutputLength: MAX_BLOCK_BYTES }),
-  snappy: async (data) => {
-    if (data.length < 4) throw new Error('snappy block shorter than its checksum');
-    const raw = snappy.uncompress(data.subarray(0, -4), MAX_BLOCK_BYTES);
-    const out = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    if (crc32(out) !== data.readUInt32BE(data.length - 4))
-      throw new Error('snappy checksum (CRC32) mismatch');
-    return out;
   },
 };
 
@@ -185,189 +157,6 @@ class AvroEncoder extends avro.streams.BlockEncoder {
   }
 }
 
-/** Header entries of a backup file as strings, e.g. `dataport.table`, `dataport.row_count`, `avro.codec`. */
-export type AvroHeader = Record<string, string>;
-
-/**
- * A stream that takes the bytes of an Avro object container file and emits Rows of `table`, resolving
- * the file's (writer) schema against `avroSchemaFor(table)`: columns added later get their default,
- * columns dropped later are ignored. Emits `'metadata'` (an AvroHeader) before the first row.
- * @throws AppError invalid_backup (as a stream error) for any file that is not a complete, intact
- *   backup of this table.
- */
-export function createAvroDecoder(table: TableDef): AvroDecoder {
-  return new AvroDecoder(table);
-}
-
-/**
- * avsc's BlockDecoder is not used: it ends cleanly on a truncated file (0 rows, no error) and keeps
- * buffering the rest of the file when a block declares an absurd size. So the framing is parsed here,
- * and avsc only decodes records.
- */
-export class AvroDecoder extends Transform {
-  /** Set once the header is read (also emitted as `'metadata'`). */
-  header?: AvroHeader;
-  private readonly readerType: avro.Type;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private file?: { sync: Buffer; codec: string; resolver: avro.Resolver; expected?: number };
-  private blocks = 0;
-  private rows = 0;
-
-  constructor(private readonly table: TableDef) {
-    super({ readableObjectMode: true });
-    this.readerType = avroTypeFor(table);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    this.drain().then(
-      () => cb(),
-      (err: unknown) => cb(asInvalid(err)),
-    );
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.drain()
-      .then(() => {
-        if (!this.file)
-          throw new Error(this.buffered < MAGIC.length ? 'not an Avro file: too short' : 'truncated header');
-        if (this.buffered > 0)
-          throw new Error(`truncated after block ${this.blocks} (${this.buffered} bytes left over)`);
-        const { expected } = this.file;
-        if (expected !== undefined && expected !== this.rows) {
-          throw new Error(`header says ${expected} rows but the file holds ${this.rows}`);
-        }
-      })
-      .then(
-        () => cb(),
-        (err: unknown) => cb(asInvalid(err)),
-      );
-  }
-
-  private async drain(): Promise<void> {
-    for (;;) {
-      const progressed = this.file ? await this.readBlock() : this.readHeader();
-      if (!progressed) return;
-    }
-  }
-
-  private readHeader(): boolean {
-    const bytes = this.peek(this.buffered);
-    if (bytes.length >= MAGIC.length && !bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
-      throw new Error('not an Avro file (wrong magic bytes)');
-    }
-    const { value, offset } = HEADER.decode(bytes, 0);
-    if (offset < 0) {
-      if (this.buffered > MAX_HEADER_BYTES) throw new Error(`header larger than ${MAX_HEADER_BYTES} bytes`);
-      return false;
-    }
-    this.consume(offset);
-    const meta = value.meta as Record<string, Buffer>;
-    const header: AvroHeader = Object.fromEntries(
-      Object.entries(meta).map(([k, v]) => [k, v.toString('utf8')]),
-    );
-    this.file = { sync: value.sync as Buffer, ...this.checkHeader(header) };
-    this.header = header;
-    this.emit('metadata', header);
-    return true;
-  }
-
-  private checkHeader(header: AvroHeader): { codec: string; resolver: avro.Resolver; expected?: number } {
-    const name = this.table.name;
-    const codec = header['avro.codec'] ?? 'null';
-    if (!decompressors[codec]) throw new Error(`unsupported codec '${codec}'`);
-    const tableInHeader = header['dataport.table'];
-    if (tableInHeader !== undefined && tableInHeader !== name) {
-      throw new Error(`backup of table '${tableInHeader}', not '${name}'`);
-    }
-    const count = header['dataport.row_count'];
-    if (count !== undefined && !/^\d{1,15}$/.test(count))
-      throw new Error(`bad dataport.row_count '${count}'`);
-    let writerType: avro.Type;
-    try {
-      // Parsed without our logical types, so a datetime is read through TimestampMillis._resolve.
-      writerType = avro.Type.forSchema(JSON.parse(header['avro.schema'] ?? 'null'));
-    } catch (err) {
-      throw new Error(`unreadable schema in header: ${(err as Error).message}`, { cause: err });
-    }
-    const writerName =
-      writerType.typeName === 'record' ? (writerType.name ?? '').split('.').pop() : undefined;
-    if (writerName !== name)
-      throw new Error(`schema is for '${writerName ?? writerType.typeName}', not table '${name}'`);
-    try {
-      const resolver = this.readerType.createResolver(writerType, { ignoreNamespaces: true });
-      return { codec, resolver, expected: count === undefined ? undefined : Number(count) };
-    } catch (err) {
-      throw new Error(`schema does not fit table '${name}': ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  private async readBlock(): Promise<boolean> {
-    const n = this.blocks + 1;
-    const head = this.peek(20); // two longs take at most 10 bytes each
-    const count = LONG.decode(head, 0);
-    const size = count.offset < 0 ? count : LONG.decode(head, count.offset);
-    if (size.offset < 0) {
-      if (head.length >= 20) throw new Error(`block ${n}: corrupt block header`);
-      return false;
-    }
-    if (count.value < 0 || size.value < 0) throw new Error(`block ${n}: negative count or size`);
-    if (size.value > MAX_BLOCK_BYTES) {
-      throw new Error(`block ${n} declares ${size.value} bytes, over the ${MAX_BLOCK_BYTES} byte limit`);
-    }
-    const total = size.offset + size.value + 16;
-    if (this.buffered < total) return false;
-    const block = this.consume(total);
-    if (!block.subarray(total - 16).equals(this.file!.sync))
-      throw new Error(`block ${n}: sync marker mismatch`);
-    let raw: Buffer;
-    try {
-      raw = await decompressors[this.file!.codec](block.subarray(size.offset, total - 16));
-    } catch (err) {
-      throw new Error(`block ${n}: ${this.file!.codec} data is corrupt: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    this.blocks = n;
-    let pos = 0;
-    for (let i = 0; i < count.value; i++) {
-      const { value, offset } = this.readerType.decode(raw, pos, this.file!.resolver);
-      if (offset < 0) throw new Error(`block ${n}: record ${i + 1} of ${count.value} is truncated`);
-      pos = offset;
-      this.rows++;
-      if (this.file!.expected !== undefined && this.rows > this.file!.expected) {
-        throw new Error(`file holds more rows than the ${this.file!.expected} its header says`);
-      }
-      this.push({ ...value } as Row);
-    }
-    if (pos !== raw.length) throw new Error(`block ${n}: ${raw.length - pos} bytes after its last record`);
-    return true;
-  }
-
-  /** Up to `n` buffered bytes, without consuming them. */
-  private peek(n: number): Buffer {
-    if (this.chunks.length > 1 && this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
-    return (this.chunks[0] ?? Buffer.alloc(0)).subarray(0, n);
-  }
-
-  /** Exactly `n` bytes (the caller checked `buffered`), concatenated once. */
-  private consume(n: number): Buffer {
-    const out = this.peek(n);
-    this.chunks[0] = this.chunks[0].subarray(n);
-    this.buffered -= n;
-    if (this.chunks[0].length === 0) this.chunks.shift();
-    return out;
-  }
-}
-
-function asInvalid(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new AppError('invalid_backup', `invalid backup: ${message}`, { cause: err });
-}
-
 const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
   let c = n;
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -375,8 +164,12 @@ const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
 });
 
 // zlib.crc32 only exists from Node 20.15; engines allows 20.9.
-function crc32(buf: Uint8Array): number {
+export function crc32(buf: Uint8Array): number {
   let c = -1;
   for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }
+
+// The decoder lives in its own file; re-exported so that callers keep one import for the codec layer.
+// The cycle is safe: avro-decoder.ts only uses this module's bindings inside functions, never at load.
+export { createAvroDecoder, readAvroHeader, AvroDecoder, type AvroHeader } from './avro-decoder.js';

@@ -1,0 +1,65 @@
+import { sql, type Kysely } from 'kysely';
+
+/** Rows fetched per round trip by a streaming read (a cursor's page on engines that use one). */
+const STREAM_CHUNK = 5000;
+
+/** `SELECT COUNT(*)`: run in the backup's snapshot, before the rows, for the header's row count. */
+export async function countRows(db: Kysely<any>, table: string): Promise<number> {
+  const [{ n }] = await db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll().as('n'))
+    .execute();
+  return Number(n);
+}
+
+/** Every row of the table ordered by id, as the driver returns it, without holding the table in memory. */
+export function streamRows(db: Kysely<any>, table: string): AsyncIterable<Record<string, unknown>> {
+  return db.selectFrom(table).selectAll().orderBy('id').stream(STREAM_CHUNK);
+}
+
+/** Values of `child.column` that name no row of `parent`: the first `limit` of them (smallest first) and how many. */
+export interface Orphans {
+  ids: number[];
+  count: number;
+}
+
+/**
+ * Foreign-key values in `child.column` with no matching `parent.id`. Run inside a restore's
+ * transaction, after its rows are written and before it commits, so it sees the final state; an
+ * anti-join costs one pass over the child's foreign-key index whatever the number of rows.
+ */
+export async function findOrphans(
+  db: Kysely<any>,
+  child: string,
+  column: string,
+  parent: string,
+  limit: number,
+): Promise<Orphans> {
+  // Aliases keep a self-reference (child === parent) unambiguous.
+  const orphans = () =>
+    db
+      .selectFrom(`${child} as c`)
+      .leftJoin(`${parent} as p`, `p.id`, `c.${column}`)
+      .where('p.id', 'is', null);
+  const rows = await orphans()
+    .select(sql.ref(`c.${column}`).as('fk'))
+    .distinct()
+    .orderBy('fk')
+    .limit(limit)
+    .execute();
+  if (rows.length === 0) return { ids: [], count: 0 };
+  const [{ n }] = await orphans()
+    .select(sql<number>`count(distinct ${sql.ref(`c.${column}`)})`.as('n'))
+    .execute();
+  return { ids: rows.map((r) => Number(r.fk)), count: Number(n) };
+}
+
+/** The distinct values of `table.column`, smallest first, streamed. */
+export async function* distinctValues(
+  db: Kysely<any>,
+  table: string,
+  column: string,
+): AsyncGenerator<number> {
+  const query = db.selectFrom(table).select(sql.ref(column).as('v')).distinct().orderBy('v');
+  for await (const row of query.stream(STREAM_CHUNK)) yield Number(row.v);
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Kysely } from 'kysely';
+import type { Context, Progress } from '../../context.js';
+import { currentVersion } from '../../db/migrator.js';
+import { fromDbRow } from '../../db/rows.js';
+import { keys } from '../../storage/keys.js';
+import type { ObjectInfo } from '../../storage/types.js';
+import type { Row, TableDef } from '../../tables/types.js';
+import { createAvroEncoder, readAvroHeader, type AvroCodec } from './avro.js';
+import { countRows, streamRows } from './backups.repo.js';
+
+export interface BackupResult {
+  table: string;
+  /** The latest backup: `database/{table}/backup/{table}.avro`. */
+  key: string;
+  /** The same bytes, kept: `database/{table}/backup/{table}-{YYYYMMDDTHHMMSSmmmZ}.avro`. */
+  history_key: string;
+  rows: number;
+  bytes: number;
+  codec: AvroCodec;
+  sha256: string;
+  created_at: string;
+}
+
+export interface BackupEntry {
+  key: string;
+  /** From the file's header; null when the header cannot be read. */
+  rows: number | null;
+  bytes: number;
+  created_at: string;
+}
+
+/** Rows between two progress reports of a backup. */
+const BACKUP_PROGRESS_EVERY = 10_000;
+/** Headers read at once when listing the history. */
+const HEADER_READS = 8;
+const CONTENT_TYPE = 'application/avro';
+
+/**
+ * Backs `table` up from one consistent snapshot into `keys.backup(table)`, keeping a history copy.
+ * Both objects are published atomically, so a failed backup leaves the previous files as they were.
+ * @throws unknown_table, table_busy, storage errors
+ */
+export async function backupTable(
+  ctx: Context,
+  tableName: string,
+  options: { codec?: AvroCodec; progress?: Progress } = {},
+): Promise<BackupResult> {
+  const table = ctx.catalogue.get(tableName);
+  const codec = options.codec ?? 'deflate';
+  return ctx.locks.run(table.name, 'backup', async () => {
+    const started = Date.now();
+    const schemaVersion = (await currentVersion(ctx.migrator)) ?? 'none';
+    const { createdAt, historyKey } = await freeHistoryKey(ctx, table.name);
+    const key = keys.backup(table.name);
+    // COUNT(*) and the rows come from the same snapshot, so the header's row count is exact and rows
+    // committed by others meanwhile are either all in (committed before it began) or all out.
+    const written = await ctx.engine.snapshot(async (db) => {
+      const rowCount = await countRows(db, table.name);
+      const encoder = createAvroEncoder(table, { codec, metadata: { rowCount, createdAt, schemaVersion } });
+      const rows = Readable.from(rowsOf(ctx, db, table, options.progress));
+      const digest = createHash('sha256');
+      let bytes = 0;
+      const measure = new Transform({
+        transform(chunk: Buffer, _encoding, cb) {
+          digest.update(chunk);
+          bytes += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      // store.write consumes `measure` while the pipeline fills it; either failing destroys both, and
+      // waiting for both to settle means a failed write has cleaned up before we report it.
+      const [encoded, stored] = await Promise.allSettled([
+        pipeline(rows, encoder, measure),
+        ctx.store.write(historyKey, measure, { contentType: CONTENT_TYPE }),
+      ]);
+      // One failure tears down both sides; report the cause, not the other side's knock-on error.
+      if (encoded.status === 'rejected' && !isKnockOn(encoded.reason)) throw encoded.reason;
+      if (stored.status === 'rejected') throw stored.reason;
+      if (encoded.status === 'rejected') throw encoded.reason;
+      return { rows: rowCount, bytes, sha256: digest.digest('hex') };
+    });
+    // The latest key is published second, as a copy of the complete history object rather than by
+    // writing both in one pass: each write is atomic on its own, but two writes fed from one stream
+    // would publish in whichever order they finish, and a latest file could then exist with no history
+    // copy. Copying costs one read of the compressed file, small next to the SELECT and the encoding.
+    try {
+      await ctx.store.write(key, await ctx.store.read(historyKey), { contentType: CONTENT_TYPE });
+    } catch (e) {
+      // Leave no history entry for a backup that did not become the latest one.
+      await ctx.store.delete(historyKey).catch(() => undefined);
+      throw e;
+    }
+    const result: BackupResult = {
+      table: table.name,
+      key,
+      history_key: historyKey,
+      ...written,
+      codec,
+      created_at: createdAt.toISOString(),
+    };
+    ctx.log.info({ ...result, duration_ms: Date.now() - started }, 'backup finished');
+    return result;
+  });
+}
+
+async function* rowsOf(
+  ctx: Context,
+  db: Kysely<any>,
+  table: TableDef,
+  progress?: Progress,
+): AsyncGenerator<Row> {
+  let n = 0;
+  for await (const row of streamRows(db, table.name)) {
+    yield fromDbRow(table, ctx.engine.caps, row);
+    if (++n % BACKUP_PROGRESS_EVERY === 0) progress?.(n);
+  }
+  progress?.(n);
+}
+
+/** What a stream reports when another stream of its pipeline failed first. */
+function isKnockOn(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR' || code === 'ERR_STREAM_DESTROYED';
+}
+
+/** `20240501T100000123Z` for 2024-05-01T10:00:00.123Z: sortable, and safe in every store's keys. */
+function stampOf(date: Date): string {
+  return date.toISOString().replace(/[-:.]/g, '');
+}
+
+/** A creation time whose history key is not taken (two backups within one millisecond get distinct keys). */
+async function freeHistoryKey(ctx: Context, table: string): Promise<{ createdAt: Date; historyKey: string }> {
+  for (let ms = Date.now(); ; ms++) {
+    const createdAt = new Date(ms);
+    const historyKey = keys.backupHistory(table, stampOf(createdAt));
+    if (!(await ctx.store.stat(historyKey))) return { createdAt, historyKey };
+  }
+}
+
+/**
+ * The history of `table`'s backups, newest first. Rows and creation time come from each file's header
+ * (only the header is read, a few hundred bytes), so the files stay the single source of truth: there is
+ * no manifest that a copied, deleted or failed file could contradict.
+ * @throws unknown_table, storage errors
+ */
+export async function listBackups(ctx: Context, tableName: string): Promise<BackupEntry[]> {
+  const table = ctx.catalogue.get(tableName);
+  const start = `${keys.backupPrefix(table.name)}${table.name}-`;
+  const found: ObjectInfo[] = [];
+  for await (const info of ctx.store.list(keys.backupPrefix(table.name))) {
+    if (info.key.startsWith(start) && /^\d{8}T\d{9}Z\.avro$/.test(info.key.slice(start.length)))
+      found.push(info);
+  }
+  // Stamps have a fixed width, so key order is time order.
+  found.sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+  const entries: BackupEntry[] = [];
+  for (let i = 0; i < found.length; i += HEADER_READS) {
+    entries.push(...(await Promise.all(found.slice(i, i + HEADER_READS).map((info) => entryOf(ctx, info)))));
+  }
+  return entries;
+}
+
+async function entryOf(ctx: Context, info: ObjectInfo): Promise<BackupEntry> {
+  const stamp = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z\.avro$/.exec(info.key)!;
+  const fromKey = `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}.${stamp[7]}Z`;
+  const header = await readAvroHeader(await ctx.store.read(info.key)).catch(() => null);
+  const rows = header?.['dataport.row_count'];
+  return {
+    key: info.key,
+    rows: rows !== undefined && /^\d{1,15}$/.test(rows) ? Number(rows) : null,
+    bytes: info.size,
+    created_at: header?.['dataport.created_at'] ?? fromKey,
+  };
+}
+
+// Restores live in their own file; exported here too, so that the routes and the CLI import one service.
+export { restoreTable, type RestoreResult } from './restore.service.js';
