@@ -7,6 +7,7 @@ import type { Context } from './context.js';
 import { installAuth } from './http/auth.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { ErrorResponse } from './http/schemas.js';
+import { backupsRoutes } from './modules/backups/backups.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { insertsRoutes } from './modules/inserts/inserts.routes.js';
 import { loadsRoutes } from './modules/loads/loads.routes.js';
@@ -47,6 +48,7 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
   await app.register(loadsRoutes, { ctx });
   await app.register(insertsRoutes, { ctx });
   await app.register(rejectsRoutes, { ctx });
+  await app.register(backupsRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
   await app.register(webRoutes);
   return app;
