@@ -1,7 +1,8 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type File, type FileMetadata, type GetFilesOptions } from '@google-cloud/storage';
 import { AppError } from '../errors.js';
+import { guard, normalizePrefix } from './cloud.js';
 import { joinKey, normalizeKey } from './keys.js';
 import type { ObjectInfo, ObjectStore } from './types.js';
 
@@ -137,24 +138,6 @@ export class GcsStore implements ObjectStore {
       updatedAt: new Date(metadata.updated ?? metadata.timeCreated ?? Date.now()),
     };
   }
-}
-
-/** Validates a bucket prefix once; a trailing '/' is dropped. @throws invalid_key */
-function normalizePrefix(prefix = ''): string {
-  const trimmed = prefix.replace(/\/+$/, '');
-  return trimmed ? normalizeKey(trimmed) : '';
-}
-
-/** Re-emits the stream's data, turning its errors into AppErrors so mid-stream failures carry our codes. */
-function guard(source: Readable, wrapError: (e: unknown) => AppError): Readable {
-  async function* copy() {
-    try {
-      for await (const chunk of source) yield chunk as Buffer;
-    } catch (e) {
-      throw wrapError(e);
-    }
-  }
-  return Readable.from(copy(), { objectMode: false });
 }
 
 function status(e: unknown): number | undefined {

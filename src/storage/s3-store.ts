@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AppError } from '../errors.js';
+import { guard, normalizePrefix } from './cloud.js';
 import { joinKey, normalizeKey } from './keys.js';
 import type { ObjectInfo, ObjectStore } from './types.js';
 
@@ -179,22 +180,4 @@ const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotM
 
 function httpStatus(e: unknown): number | undefined {
   return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
-/** Validates a bucket prefix once; a trailing '/' is dropped. @throws invalid_key */
-function normalizePrefix(prefix = ''): string {
-  const trimmed = prefix.replace(/\/+$/, '');
-  return trimmed ? normalizeKey(trimmed) : '';
-}
-
-/** Re-emits the stream's data, turning its errors into AppErrors so mid-stream failures carry our codes. */
-function guard(source: Readable, wrapError: (e: unknown) => AppError): Readable {
-  async function* copy() {
-    try {
-      for await (const chunk of source) yield chunk as Buffer;
-    } catch (e) {
-      throw wrapError(e);
-    }
-  }
-  return Readable.from(copy(), { objectMode: false });
 }

@@ -33,7 +33,8 @@ export async function createTestApp(
   const database = await engine.create();
   const bucket = mkdtempSync(path.join(tmpdir(), 'dataport-bucket-'));
   if (options.withSamples) await cp(path.resolve('storage'), bucket, { recursive: true });
-  const store = options.store ?? new FsStore(bucket);
+  // A STORAGE_URL in env (and no store) lets openContext build the store from the URL, as in production.
+  const store = options.store ?? (options.env?.STORAGE_URL ? undefined : new FsStore(bucket));
   const config = loadConfig({ DATABASE_URL: database.url, STORAGE_URL: `file:${bucket}`, API_TOKEN: TOKEN, LOG_LEVEL: 'silent', ...options.env });
   const ctx = await openContext(config, { log: pino({ level: 'silent' }), catalogue: options.catalogue, store });
   const app = await buildApp(config, ctx);
@@ -41,7 +42,7 @@ export async function createTestApp(
     app,
     ctx,
     config,
-    store,
+    store: ctx.store,
     bucket,
     async close() {
       await app.close();
