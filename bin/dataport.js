@@ -1,12 +1,22 @@
 #!/usr/bin/env node
-// The `dataport` command: the compiled CLI when built (npm run build), else the TypeScript sources via tsx.
+// The `dataport` command. In a checkout with dev tooling it runs the TypeScript sources through tsx,
+// so a stale dist/ never shadows them; in a production install (no tsx) it runs the compiled dist/.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
-const compiled = new URL('../dist/cli.js', import.meta.url);
-if (existsSync(compiled)) {
-  await import(compiled.href);
+const source = new URL('../src/cli.ts', import.meta.url);
+let tsx = null;
+if (existsSync(source)) {
+  try {
+    createRequire(import.meta.url).resolve('tsx/esm/api');
+    tsx = await import('tsx/esm/api');
+  } catch {
+    tsx = null;
+  }
+}
+if (tsx) {
+  tsx.register();
+  await import(source.href);
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(new URL('../src/cli.ts', import.meta.url).href);
+  await import(new URL('../dist/cli.js', import.meta.url).href);
 }

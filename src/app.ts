@@ -7,6 +7,8 @@ import type { Context } from './context.js';
 import { installAuth } from './http/auth.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { ErrorResponse } from './http/schemas.js';
+import { requestLogging } from './logging.js';
+import { installMetrics } from './observability/metrics.js';
 import { backupsRoutes } from './modules/backups/backups.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { insertsRoutes } from './modules/inserts/inserts.routes.js';
@@ -20,6 +22,8 @@ import { webRoutes } from './web/web.routes.js';
 export async function buildApp(config: Config, ctx: Context): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
+    // Request ids from the trace headers Cloud Run sets; trace field for Cloud Logging (src/logging.ts).
+    ...requestLogging(config.googleCloudProject),
     bodyLimit: config.bodyLimit,
     // Long table names must reach the catalogue, which answers unknown_table, not a bare 404.
     routerOptions: { maxParamLength: 1000 },
@@ -42,6 +46,7 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
 
   installErrorHandler(app, ctx.engine);
   installAuth(app, config.apiToken);
+  installMetrics(app, ctx.metrics);
 
   await app.register(healthRoutes, { ctx });
   await app.register(migrationsRoutes, { ctx });

@@ -11,6 +11,10 @@ export interface Config {
   migrateOnStart: boolean;
   logLevel: string;
   bodyLimit: number;
+  /** How long a SIGTERM waits for requests in flight before the process exits anyway. */
+  shutdownGraceMs: number;
+  /** GOOGLE_CLOUD_PROJECT: when set, request logs carry Cloud Logging's trace field. */
+  googleCloudProject?: string;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +52,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     1024 ** 3,
     problems,
   );
+  const shutdownGraceMs = integer(
+    'SHUTDOWN_GRACE_MS',
+    text('SHUTDOWN_GRACE_MS', '10000')!,
+    0,
+    3_600_000,
+    problems,
+  );
   const apiToken = text('API_TOKEN');
   if (apiToken !== undefined && apiToken.length < 16)
     problems.push('API_TOKEN must be at least 16 characters');
@@ -72,6 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     migrateOnStart: migrate === 'true' || migrate === '1',
     logLevel,
     bodyLimit,
+    shutdownGraceMs,
+    googleCloudProject: text('GOOGLE_CLOUD_PROJECT'),
   });
 }
 

@@ -1,9 +1,11 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { createEngine } from './db/index.js';
 import { createMigrator, migrateToLatest } from './db/migrator.js';
 import { TableLocks } from './modules/locks.js';
+import { Metrics } from './observability/metrics.js';
+import { createLogger as createJsonLogger } from './logging.js';
 import { createStore } from './storage/from-url.js';
 import type { ObjectStore } from './storage/types.js';
 import { Catalogue, defaultCatalogue } from './tables/catalogue.js';
@@ -15,8 +17,9 @@ export interface OpenOptions {
   store?: ObjectStore;
 }
 
+/** The service's JSON-lines logger (Cloud Logging fields; see src/logging.ts). */
 export function createLogger(level: string): Logger {
-  return pino({ level });
+  return createJsonLogger(level);
 }
 
 /** Opens the database and the bucket, and migrates when configured to; shared by the server and the CLI. */
@@ -34,6 +37,7 @@ export async function openContext(config: Config, options: OpenOptions = {}): Pr
     migrator: createMigrator(engine, catalogue),
     locks: new TableLocks(),
     log,
+    metrics: new Metrics(),
   };
   try {
     if (config.migrateOnStart) {

@@ -101,7 +101,9 @@ export async function backupTable(
       codec,
       created_at: createdAt.toISOString(),
     };
-    ctx.log.info({ ...result, duration_ms: Date.now() - started }, 'backup finished');
+    const ms = Date.now() - started;
+    ctx.metrics.backup(table.name, { ms, bytes: result.bytes, rows: result.rows });
+    ctx.log.info({ ...result, duration_ms: ms }, 'backup finished');
     return result;
   });
 }

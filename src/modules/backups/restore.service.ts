@@ -71,6 +71,7 @@ export async function restoreTable(
     }
     await finishRun(engine.db, runId, { rows_read: restored, loaded: restored, rejected: 0 });
     const result = { table: table.name, key, rows_restored: restored, duration_ms: Date.now() - started };
+    ctx.metrics.restore(table.name, { ms: result.duration_ms, rows: restored });
     ctx.log.info(result, 'restore finished');
     return result;
   });

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Context } from '../../context.js';
 import { insertRows } from '../../db/rows.js';
 import { AppError } from '../../errors.js';
+import { countReasons } from '../../observability/metrics.js';
 import type { Row, TableDef } from '../../tables/types.js';
 import { checkFields, checkObject, type Checked } from '../../tables/validate.js';
 import { csvRecords } from '../loads/csv-records.js';
@@ -55,6 +56,7 @@ export async function insertBatch(
   const source = options.source ?? 'payload';
   const { engine } = ctx;
   const loadId = randomUUID();
+  const started = Date.now();
   await startRun(engine.db, { id: loadId, table: table.name, kind: 'payload', source });
   let result: InsertResult;
   try {
@@ -100,6 +102,8 @@ export async function insertBatch(
     loaded: result.inserted,
     rejected: result.rejected,
   });
+  const reasons = countReasons(result.rejects);
+  ctx.metrics.rows(table.name, 'payload', result.inserted, reasons);
   ctx.log.info(
     {
       table: table.name,
@@ -107,6 +111,8 @@ export async function insertBatch(
       received: result.received,
       inserted: result.inserted,
       rejected: result.rejected,
+      rejects_by_reason: reasons,
+      duration_ms: Date.now() - started,
     },
     'batch insert finished',
   );

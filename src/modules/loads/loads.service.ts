@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Context, Progress } from '../../context.js';
 import { AppError } from '../../errors.js';
+import { countReasons } from '../../observability/metrics.js';
 import { keys } from '../../storage/keys.js';
 import type { TableDef } from '../../tables/types.js';
 import { checkFields, type Checked } from '../../tables/validate.js';
@@ -62,6 +63,7 @@ export async function loadCsv(
   const started = Date.now();
   await startRun(engine.db, { id: loadId, table: table.name, kind: 'historic', source });
   const totals = { rows_read: 0, loaded: 0, rejected: 0 };
+  const reasons: Record<string, number> = {};
   try {
     await engine.bulkJob(async (job) => {
       const gate = new RowGate(job.db, engine.caps, table, false);
@@ -83,6 +85,7 @@ export async function loadCsv(
         await writer.write(rows);
         await insertRejects(job.db, rejects);
         totals.rejected += rejects.length;
+        countReasons(rejects, reasons);
         batch = [];
         progress?.(totals.rows_read);
       };
@@ -101,8 +104,16 @@ export async function loadCsv(
     throw e;
   }
   await finishRun(engine.db, loadId, totals);
+  ctx.metrics.rows(table.name, 'historic', totals.loaded, reasons);
   ctx.log.info(
-    { table: table.name, source, load_id: loadId, ...totals, duration_ms: Date.now() - started },
+    {
+      table: table.name,
+      source,
+      load_id: loadId,
+      ...totals,
+      rejects_by_reason: reasons,
+      duration_ms: Date.now() - started,
+    },
     'historic load finished',
   );
   return { table: table.name, source, load_id: loadId, ...totals };
