@@ -1,0 +1,350 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { Kysely, MysqlDialect } from 'kysely';
+import mysql from 'mysql2';
+import type { Row, TableDef } from '../tables/types.js';
+import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+import { insertRows } from './rows.js';
+import { parseServerUrl, type ServerUrl } from './url.js';
+
+type Conn = mysql.PoolConnection;
+
+export const mysqlCaps: DialectCaps = {
+  upsert: 'on_duplicate_key',
+  maxBindParams: 65535,
+  types: {
+    integer: 'integer',
+    // Long strings go to text (65535 bytes): a row's varchar columns share 65535 bytes, at 4 a character.
+    string: (n) => (n <= 1024 ? `varchar(${n})` : 'text'),
+    datetime: 'datetime(3)',
+    text: 'text',
+    bigint: 'bigint',
+  },
+  deferrableForeignKeys: false,
+  // Plain 'YYYY-MM-DD HH:MM:SS.mmm' strings both ways (dateStrings), so no time zone is ever applied.
+  encodeDatetime: (iso) => iso.slice(0, 23).replace('T', ' '),
+  decodeDatetime: (value) => decodeDatetime(value),
+};
+
+export function decodeDatetime(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(String(value));
+  if (!m) return String(value);
+  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+}
+
+/**
+ * Strict, ANSI-quoted sessions in UTC. ANSI_QUOTES lets hand-written SQL quote names with "…" as on
+ * every other engine (Kysely's backticks still work); PIPES_AS_CONCAT makes `||` concatenate.
+ */
+const SESSION =
+  "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO," +
+  "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES,PIPES_AS_CONCAT', NAMES utf8mb4";
+
+/** Below this many rows a job writes with multi-row statements: a staging table costs more than it saves. */
+const NATIVE_FROM_ROWS = 1000;
+
+/** MariaDB 10.6+ / MySQL 8 through mysql2: a pool for requests, dedicated connections for jobs. */
+export function createMysqlEngine(url: string | ServerUrl): Engine {
+  const target = typeof url === 'string' ? parseServerUrl(url) : url;
+  const pool = mysql.createPool({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    ssl:
+      target.ssl === 'disable'
+        ? undefined
+        : {
+            rejectUnauthorized: target.ssl === 'verify',
+            ca: target.sslCaFile ? readFileSync(target.sslCaFile, 'utf8') : undefined,
+          },
+    charset: 'UTF8MB4_GENERAL_CI',
+    timezone: 'Z',
+    dateStrings: true,
+    decimalNumbers: true,
+    connectionLimit: 10,
+    maxIdle: 10,
+    idleTimeout: 60_000,
+    connectTimeout: 5_000,
+    enableKeepAlive: true,
+  });
+  pool.on('connection', (conn) => {
+    // A connection whose server went away: the pool drops it, and a query on it fails with the error.
+    conn.on('error', () => undefined);
+    conn.query(SESSION, (err) => {
+      if (err) conn.destroy();
+    });
+  });
+  const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) });
+
+  const acquire = () =>
+    new Promise<Conn>((resolve, reject) =>
+      pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))),
+    );
+
+  /** Runs `fn` on a connection of its own, between `begin` and COMMIT (ROLLBACK when it throws). */
+  async function onOwnConnection<T>(
+    begin: string[],
+    fn: (conn: Conn, own: Kysely<any>, afterwards: (() => Promise<void>)[]) => Promise<T>,
+  ): Promise<T> {
+    const conn = await acquire();
+    const own = new Kysely<any>({ dialect: new MysqlDialect({ pool: pinned(conn) }) });
+    const afterwards: (() => Promise<void>)[] = [];
+    let healthy = true;
+    try {
+      for (const statement of begin) await run(conn, statement);
+      try {
+        const result = await fn(conn, own, afterwards);
+        await run(conn, 'COMMIT');
+        return result;
+      } catch (e) {
+        await run(conn, 'ROLLBACK').catch(() => (healthy = false));
+        throw e;
+      }
+    } finally {
+      await own.destroy();
+      // A session setting a writer changed must not leak to the next user of the connection.
+      await run(conn, 'SET FOREIGN_KEY_CHECKS = 1').catch(() => (healthy = false));
+      if (healthy) conn.release();
+      else conn.destroy();
+      for (const cleanup of afterwards) await cleanup().catch(() => undefined);
+    }
+  }
+
+  return {
+    kind: 'mysql',
+    caps: mysqlCaps,
+    db,
+    description: target.redacted,
+    // READ COMMITTED: the merge must see the staging table, which another connection creates and fills
+    // after the job's first read (under REPEATABLE READ InnoDB refuses a table newer than the read view).
+    bulkJob: (fn) =>
+      onOwnConnection(
+        ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'],
+        (conn, own, afterwards) =>
+          fn({
+            db: own,
+            writer: (table, mode) => mysqlWriter({ conn, own, acquire, afterwards }, table, mode),
+          } satisfies BulkJob),
+      ),
+    snapshot: (fn) =>
+      onOwnConnection(['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY'], (_conn, own) => fn(own)),
+    classify: classifyMysql,
+    close: () => db.destroy(),
+  };
+}
+
+// Network failures, a lost or killed connection, a server shutting down or full.
+const UNAVAILABLE = new Set(
+  (
+    'ECONNREFUSED ECONNRESET ETIMEDOUT EHOSTUNREACH ENETUNREACH EPIPE ENOTFOUND EAI_AGAIN PROTOCOL_CONNECTION_LOST ' +
+    'PROTOCOL_SEQUENCE_TIMEOUT ER_CON_COUNT_ERROR ER_SERVER_SHUTDOWN ER_CONNECTION_KILLED'
+  ).split(' '),
+);
+// By errno too, for codes mysql2 does not name: 1040 too many connections, 1053 shutdown, 1927 killed,
+// 2002/2003 cannot connect, 2006/2013 gone/lost; 1205 lock wait timeout, 1213 deadlock; 1062 duplicate key.
+const UNAVAILABLE_ERRNO = new Set([1040, 1053, 1927, 2002, 2003, 2006, 2013]);
+
+export function classifyMysql(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null {
+  for (let e = err as any, depth = 0; e && depth < 5; e = e.cause, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (UNAVAILABLE.has(code) || UNAVAILABLE_ERRNO.has(e.errno)) return 'unavailable';
+    if (/connection is in closed state|Pool is closed/i.test(String(e.message))) return 'unavailable';
+    if (code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'ER_LOCK_DEADLOCK' || [1205, 1213].includes(e.errno))
+      return 'busy';
+    if (code === 'ER_DUP_ENTRY' || e.errno === 1062) return 'unique_violation';
+  }
+  return null;
+}
+
+interface JobParts {
+  conn: Conn;
+  own: Kysely<any>;
+  acquire: () => Promise<Conn>;
+  afterwards: (() => Promise<void>)[];
+}
+
+/**
+ * The native path: rows stream into ONE `LOAD DATA LOCAL INFILE` into a staging table, on a second
+ * connection, while the job's own connection stays free for the job's reads (the row gate) and the
+ * reject log; finish() merges staging into the table inside the job's transaction. The staging table
+ * is a real table (a temporary one lives on one connection only) and is dropped after the job ends.
+ *
+ * Replace: `RENAME TABLE t TO old, staging TO t` is not used. InnoDB moves the foreign keys of child
+ * tables along with the renamed table, so they would point at `old`; and RENAME commits the job. So
+ * replace is DELETE + INSERT … SELECT inside the job's transaction, with FOREIGN_KEY_CHECKS off for
+ * that swap only (the caller has proved the final state consistent) and back on afterwards, even on
+ * error (and again before the connection returns to the pool).
+ */
+async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
+  const columns = table.columns.map((c) => c.name);
+  const datetimes = table.columns.map((c) => c.type === 'datetime');
+  const list = columns.map(quote).join(', ');
+  let pending: Row[] = [];
+  let load: Load | null = null;
+  let written = 0;
+  let finished = false;
+
+  const startLoad = async (): Promise<Load> => {
+    const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
+    const side = await job.acquire();
+    job.afterwards.push(async () => {
+      await run(side, `DROP TABLE IF EXISTS ${quote(stage)}`).catch(() => undefined);
+      side.release();
+    });
+    const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
+    await run(
+      side,
+      `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    );
+    const input = new PassThrough({ highWaterMark: 1 << 20 });
+    const statement =
+      `LOAD DATA LOCAL INFILE 'dataport-rows' INTO TABLE ${quote(stage)} CHARACTER SET utf8mb4 ` +
+      `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${list})`;
+    const done = new Promise<mysql.ResultSetHeader>((resolve, reject) =>
+      side.query({ sql: statement, infileStreamFactory: () => input }, (err, result) =>
+        err ? reject(err) : resolve(result as mysql.ResultSetHeader),
+      ),
+    );
+    done.catch(() => undefined); // observed in write() and finish()
+    job.afterwards.unshift(async () => {
+      if (!input.writableEnded) input.destroy(new Error('bulk job ended before the load finished'));
+      await done.catch(() => undefined);
+    });
+    return { stage, side, input, done };
+  };
+
+  const push = async (rows: Row[]) => {
+    load ??= await startLoad();
+    const text = rows.map((r) => encodeLine(r, columns, datetimes)).join('');
+    if (!load.input.write(text)) await Promise.race([once(load.input, 'drain'), load.done]);
+  };
+
+  return {
+    async write(rows) {
+      if (finished) throw new Error('write() after finish()');
+      written += rows.length;
+      if (!load && pending.length + rows.length <= NATIVE_FROM_ROWS) {
+        pending.push(...rows);
+        return;
+      }
+      if (pending.length) {
+        const first = pending;
+        pending = [];
+        await push(first);
+      }
+      if (rows.length) await push(rows);
+    },
+    async finish() {
+      if (finished) return written;
+      finished = true;
+      const target = quote(table.name);
+      if (!load) {
+        // Few rows: multi-row statements on the job's connection, no staging table.
+        await swap(job.conn, mode, async () => {
+          if (mode === 'replace') await run(job.conn, `DELETE FROM ${target}`);
+          await insertRows(job.own, mysqlCaps, table, pending, { upsert: mode === 'upsert' });
+        });
+        return written;
+      }
+      load.input.end();
+      const result = await load.done;
+      if (result.warningStatus > 0 || result.affectedRows !== written) {
+        const warnings = (await query(load.side, 'SHOW WARNINGS LIMIT 5').catch(() => [])) as {
+          Message?: string;
+        }[];
+        throw new Error(
+          `LOAD DATA into ${table.name} loaded ${result.affectedRows} of ${written} rows with ${result.warningStatus} warnings` +
+            (warnings.length ? `: ${warnings.map((w) => w.Message).join('; ')}` : ''),
+        );
+      }
+      const others = columns.slice(1).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
+      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(load.stage)} ORDER BY ${quote('id')}`;
+      await swap(job.conn, mode, async () => {
+        if (mode === 'replace') {
+          await run(job.conn, `DELETE FROM ${target}`);
+          await run(job.conn, select);
+        } else {
+          await run(
+            job.conn,
+            others.length
+              ? `${select} ON DUPLICATE KEY UPDATE ${others.join(', ')}`
+              : select.replace('INSERT', 'INSERT IGNORE'),
+          );
+        }
+      });
+      return written;
+    },
+  };
+}
+
+interface Load {
+  stage: string;
+  side: Conn;
+  input: PassThrough;
+  done: Promise<mysql.ResultSetHeader>;
+}
+
+/** For replace: foreign-key checks off for the swap only, and on again whatever happens. */
+async function swap(conn: Conn, mode: WriteMode, fn: () => Promise<void>) {
+  if (mode !== 'replace') return fn();
+  await run(conn, 'SET FOREIGN_KEY_CHECKS = 0');
+  try {
+    await fn();
+  } finally {
+    await run(conn, 'SET FOREIGN_KEY_CHECKS = 1');
+  }
+}
+
+function columnType(c: TableDef['columns'][number]): string {
+  if (c.type === 'integer') return mysqlCaps.types.integer;
+  if (c.type === 'datetime') return mysqlCaps.types.datetime;
+  return mysqlCaps.types.string(c.maxLength!);
+}
+
+/** One LOAD DATA line: tab-separated, with the escape character, tab, newline, CR and NUL escaped. */
+export function encodeLine(row: Row, columns: string[], datetimes: boolean[]): string {
+  let line = '';
+  for (let i = 0; i < columns.length; i++) {
+    const v = row[columns[i]];
+    if (i > 0) line += '\t';
+    if (typeof v === 'number') line += String(v);
+    else if (datetimes[i]) line += mysqlCaps.encodeDatetime(v);
+    else line += v.replace(/[\\\t\n\r\0]/g, escapeChar);
+  }
+  return `${line}\n`;
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+const escapeChar = (c: string) => ESCAPES[c];
+
+const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+function query(conn: Conn, sql: string): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    conn.query(sql, (err, result) => (err ? reject(err) : resolve(result))),
+  );
+}
+
+async function run(conn: Conn, sql: string): Promise<void> {
+  await query(conn, sql);
+}
+
+/** A one-connection "pool" for Kysely: every query of the job runs on `conn`, and Kysely never releases it. */
+function pinned(conn: Conn) {
+  const handle = new Proxy(conn, {
+    get(target, key) {
+      if (key === 'release') return () => undefined;
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    getConnection: (cb: (err: unknown, conn: Conn) => void) => cb(null, handle),
+    end: (cb: (err?: unknown) => void) => cb(),
+  } as unknown as mysql.Pool;
+}

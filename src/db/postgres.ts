@@ -1,0 +1,300 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import { stringify } from 'csv-stringify/sync';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import Cursor from 'pg-cursor';
+import type { Row, TableDef } from '../tables/types.js';
+import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+import { insertRows } from './rows.js';
+import { parseServerUrl, type ServerUrl } from './url.js';
+
+export const postgresCaps: DialectCaps = {
+  upsert: 'on_conflict',
+  maxBindParams: 65535,
+  types: {
+    integer: 'integer',
+    string: (n) => `varchar(${n})`,
+    datetime: 'timestamp(3)',
+    text: 'text',
+    bigint: 'bigint',
+  },
+  deferrableForeignKeys: true,
+  // timestamp without time zone, holding UTC: bound and read back as plain text, never through a Date.
+  encodeDatetime: (iso) => iso.slice(0, 23).replace('T', ' '),
+  decodeDatetime: (value) => decodeDatetime(value),
+};
+
+/** Per-pool parsers (pg's global registry stays untouched): timestamps as text, int8 and numeric as numbers. */
+export function decodeDatetime(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(String(value));
+  if (!m) return String(value);
+  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+}
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 1114) return (value: string) => value;
+    if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+/** Below this many rows a job writes with multi-row statements: a staging table costs more than it saves. */
+const NATIVE_FROM_ROWS = 1000;
+
+/** PostgreSQL 13+ through pg: a pool for requests, dedicated connections for jobs. */
+export function createPostgresEngine(url: string | ServerUrl): Engine {
+  const target = typeof url === 'string' ? parseServerUrl(url) : url;
+  const pool = new pg.Pool({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    ssl:
+      target.ssl === 'disable'
+        ? false
+        : {
+            rejectUnauthorized: target.ssl === 'verify',
+            ca: target.sslCaFile ? readFileSync(target.sslCaFile, 'utf8') : undefined,
+          },
+    types,
+    options: '-c TimeZone=UTC -c client_encoding=UTF8',
+    application_name: 'dataport',
+    max: 10,
+    idleTimeoutMillis: 60_000,
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+  });
+  // An idle client whose server went away emits here; without a listener the process would crash.
+  // The pool drops that client and connects a new one on the next request.
+  pool.on('error', () => undefined);
+  // A client in use has no pool listener: its query fails with the error anyway, so only swallow the event.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
+
+  async function onOwnConnection<T>(
+    begin: string,
+    fn: (client: pg.PoolClient, own: Kysely<any>, afterwards: (() => Promise<void>)[]) => Promise<T>,
+  ): Promise<T> {
+    const client = await pool.connect();
+    const own = new Kysely<any>({ dialect: new PostgresDialect({ pool: pinned(client), cursor: Cursor }) });
+    const afterwards: (() => Promise<void>)[] = [];
+    let broken: Error | undefined;
+    try {
+      await client.query(begin);
+      try {
+        const result = await fn(client, own, afterwards);
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch((err: Error) => (broken = err));
+        throw e;
+      }
+    } finally {
+      await own.destroy();
+      client.release(broken);
+      for (const cleanup of afterwards) await cleanup().catch(() => undefined);
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    caps: postgresCaps,
+    db,
+    description: target.redacted,
+    // READ COMMITTED, stated: the merge must see the staging table that another connection filled.
+    bulkJob: (fn) =>
+      onOwnConnection('BEGIN ISOLATION LEVEL READ COMMITTED', (client, own, afterwards) =>
+        fn({
+          db: own,
+          writer: (table, mode) => postgresWriter({ client, own, pool, afterwards }, table, mode),
+        } satisfies BulkJob),
+      ),
+    // The first statement takes the snapshot: take it now, not at fn's first query.
+    snapshot: (fn) =>
+      onOwnConnection('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client, own) => {
+        await client.query('SELECT 1');
+        return fn(own);
+      }),
+    classify: classifyPostgres,
+    close: () => db.destroy(),
+  };
+}
+
+export function classifyPostgres(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null {
+  for (let e = err as any, depth = 0; e && depth < 5; e = e.cause, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    // 08: connection exceptions; 57P01-03: shutdown, crash, not yet accepting; 53300: too many connections.
+    if (code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return 'unavailable';
+    if (
+      [
+        'ECONNREFUSED',
+        'ECONNRESET',
+        'ETIMEDOUT',
+        'EHOSTUNREACH',
+        'ENETUNREACH',
+        'EPIPE',
+        'ENOTFOUND',
+        'EAI_AGAIN',
+      ].includes(code)
+    )
+      return 'unavailable';
+    if (
+      /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Cannot use a pool after calling end/i.test(
+        String(e.message),
+      )
+    ) {
+      return 'unavailable';
+    }
+    // 40001 serialization failure, 40P01 deadlock, 55P03 lock not available.
+    if (code === '40001' || code === '40P01' || code === '55P03') return 'busy';
+    if (code === '23505') return 'unique_violation';
+  }
+  return null;
+}
+
+interface JobParts {
+  client: pg.PoolClient;
+  own: Kysely<any>;
+  pool: pg.Pool;
+  afterwards: (() => Promise<void>)[];
+}
+
+/**
+ * The native path: rows stream into ONE `COPY … FROM STDIN` (CSV) into an unlogged staging table on a
+ * second connection, so the job's own connection stays free for its reads and the reject log while
+ * the COPY runs; finish() merges staging into the table inside the job's transaction. (A temporary
+ * table would live on one connection only.) The staging table is dropped after the job ends.
+ *
+ * Replace: in the job's one transaction, `SET CONSTRAINTS ALL DEFERRED` (the catalogue's foreign keys
+ * are DEFERRABLE INITIALLY IMMEDIATE), DELETE, INSERT … SELECT. The checks stay deferred to COMMIT, as
+ * SQLite's defer_foreign_keys does: the caller may check references itself after finish() (with a
+ * clearer error), or replace several related tables in one job; COMMIT still refuses a broken one.
+ */
+async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
+  const columns = table.columns.map((c) => c.name);
+  const datetimes = table.columns.map((c) => c.type === 'datetime');
+  const list = columns.map(quote).join(', ');
+  let pending: Row[] = [];
+  let load: Load | null = null;
+  let written = 0;
+  let finished_ = false;
+
+  const startLoad = async (): Promise<Load> => {
+    const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
+    const side = await job.pool.connect();
+    let sideBroken: Error | undefined;
+    job.afterwards.push(async () => {
+      await side.query(`DROP TABLE IF EXISTS ${quote(stage)}`).catch((e: Error) => (sideBroken = e));
+      side.release(sideBroken);
+    });
+    const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
+    await side.query(
+      `CREATE UNLOGGED TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')}))`,
+    );
+    const input = side.query(copyFrom(`COPY ${quote(stage)} (${list}) FROM STDIN WITH (FORMAT csv)`));
+    const done = finished(input);
+    done.catch(() => undefined); // observed in write() and finish()
+    job.afterwards.unshift(async () => {
+      if (!input.writableFinished) {
+        sideBroken = new Error('bulk job ended before the copy finished');
+        input.destroy(sideBroken);
+      }
+      await done.catch(() => undefined);
+    });
+    return { stage, input, done };
+  };
+
+  const push = async (rows: Row[]) => {
+    load ??= await startLoad();
+    const records = rows.map((r) =>
+      columns.map((c, i) => (datetimes[i] ? postgresCaps.encodeDatetime(r[c] as string) : r[c])),
+    );
+    // quoted_string: an empty string is written "" (an unquoted empty field would be NULL).
+    const text = stringify(records, { quoted_string: true, eof: true, record_delimiter: '\n' });
+    if (!load.input.write(text)) await Promise.race([once(load.input, 'drain'), load.done]);
+  };
+
+  return {
+    async write(rows) {
+      if (finished_) throw new Error('write() after finish()');
+      written += rows.length;
+      if (!load && pending.length + rows.length <= NATIVE_FROM_ROWS) {
+        pending.push(...rows);
+        return;
+      }
+      if (pending.length) {
+        const first = pending;
+        pending = [];
+        await push(first);
+      }
+      if (rows.length) await push(rows);
+    },
+    async finish() {
+      if (finished_) return written;
+      finished_ = true;
+      const target = quote(table.name);
+      if (!load) {
+        await swap(job.client, mode, async () => {
+          if (mode === 'replace') await job.client.query(`DELETE FROM ${target}`);
+          await insertRows(job.own, postgresCaps, table, pending, { upsert: mode === 'upsert' });
+        });
+        return written;
+      }
+      load.input.end();
+      await load.done;
+      const copied = (load.input as unknown as { rowCount: number }).rowCount;
+      if (copied !== written) throw new Error(`COPY into ${table.name} loaded ${copied} of ${written} rows`);
+      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(load.stage)} ORDER BY ${quote('id')}`;
+      const updates = columns.slice(1).map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
+      await swap(job.client, mode, async () => {
+        if (mode === 'replace') {
+          await job.client.query(`DELETE FROM ${target}`);
+          await job.client.query(select);
+        } else {
+          await job.client.query(
+            `${select} ON CONFLICT (${quote('id')}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
+          );
+        }
+      });
+      return written;
+    },
+  };
+}
+
+interface Load {
+  stage: string;
+  input: ReturnType<typeof copyFrom>;
+  done: Promise<void>;
+}
+
+async function swap(client: pg.PoolClient, mode: WriteMode, fn: () => Promise<void>) {
+  if (mode === 'replace') await client.query('SET CONSTRAINTS ALL DEFERRED');
+  await fn();
+}
+
+function columnType(c: TableDef['columns'][number]): string {
+  if (c.type === 'integer') return postgresCaps.types.integer;
+  if (c.type === 'datetime') return postgresCaps.types.datetime;
+  return postgresCaps.types.string(c.maxLength!);
+}
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** A one-client "pool" for Kysely: every query of the job runs on `client`, and Kysely never releases it. */
+function pinned(client: pg.PoolClient) {
+  const handle = new Proxy(client, {
+    get(target, key) {
+      if (key === 'release') return () => undefined;
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { connect: async () => handle, end: async () => undefined } as unknown as pg.Pool;
+}
