@@ -5,7 +5,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { installAuth } from './http/auth.js';
-import { installErrorHandler } from './http/error-handler.js';
+import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
+import { installJsonParser } from './http/json.js';
 import { ErrorResponse } from './http/schemas.js';
 import { requestLogging } from './logging.js';
 import { installMetrics } from './observability/metrics.js';
@@ -27,16 +28,31 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
     bodyLimit: config.bodyLimit,
     // Long table names must reach the catalogue, which answers unknown_table, not a bare 404.
     routerOptions: { maxParamLength: 1000 },
-    // Loads of millions of rows take minutes; a hung client still cannot hold a socket forever.
-    requestTimeout: 0,
+    frameworkErrors,
+    // Loads of millions of rows take minutes, so nothing bounds the time to answer; REQUEST_TIMEOUT_MS
+    // bounds the time to receive a request (408 for a client that stalls mid-upload, so a slow-loris
+    // client cannot hold sockets and body buffers). No idle timeout on the socket either: a load
+    // sends no bytes until it has finished. Node checks the timeout every `connectionsCheckingInterval`.
+    requestTimeout: config.requestTimeoutMs,
     connectionTimeout: 0,
+    http: config.requestTimeoutMs
+      ? {
+          headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+          connectionsCheckingInterval: Math.min(30_000, Math.max(250, config.requestTimeoutMs / 4)),
+        }
+      : null,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(ErrorResponse);
+  installJsonParser(app);
   await app.register(swagger, {
     openapi: {
-      info: { title: 'dataport', version: '0.1.0', description: 'Moves tables into SQL and keeps them safe.' },
+      info: {
+        title: 'dataport',
+        version: '0.1.0',
+        description: 'Moves tables into SQL and keeps them safe.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },

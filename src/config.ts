@@ -13,6 +13,10 @@ export interface Config {
   bodyLimit: number;
   /** How long a SIGTERM waits for requests in flight before the process exits anyway. */
   shutdownGraceMs: number;
+  /** How long a client may take to send a whole request (headers and body); 0 turns the limit off. */
+  requestTimeoutMs: number;
+  /** Historic loads, backups and restores running at once in this process, over all tables. */
+  maxHeavyOperations: number;
   /** GOOGLE_CLOUD_PROJECT: when set, request logs carry Cloud Logging's trace field. */
   googleCloudProject?: string;
 }
@@ -59,6 +63,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     3_600_000,
     problems,
   );
+  // Bounds the time to *receive* a request (a slow or stalled upload), not the time to answer it: a
+  // load that runs for minutes after its request arrived is not cut off.
+  const requestTimeoutMs = integer(
+    'REQUEST_TIMEOUT_MS',
+    text('REQUEST_TIMEOUT_MS', '60000')!,
+    0,
+    3_600_000,
+    problems,
+  );
+  const maxHeavyOperations = integer(
+    'MAX_HEAVY_OPERATIONS',
+    text('MAX_HEAVY_OPERATIONS', '2')!,
+    1,
+    64,
+    problems,
+  );
   const apiToken = text('API_TOKEN');
   if (apiToken !== undefined && apiToken.length < 16)
     problems.push('API_TOKEN must be at least 16 characters');
@@ -84,6 +104,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel,
     bodyLimit,
     shutdownGraceMs,
+    requestTimeoutMs,
+    maxHeavyOperations,
     googleCloudProject: text('GOOGLE_CLOUD_PROJECT'),
   });
 }

@@ -30,6 +30,7 @@ export const errorStatus = {
   database_unavailable: 503,
   database_busy: 503,
   storage_unavailable: 503,
+  server_busy: 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

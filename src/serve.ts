@@ -14,7 +14,7 @@ import { closeContext, createLogger, openContext } from './open.js';
  */
 export async function startServer(config: Config, options: { log?: Logger } = {}): Promise<FastifyInstance> {
   const log = options.log ?? createLogger(config.logLevel);
-  const ctx = await openContext(config, { log });
+  const ctx = await openContext(config, { log, sweep: true });
   let app: FastifyInstance;
   try {
     app = await buildApp(config, ctx);

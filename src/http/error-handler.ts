@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../db/engine.js';
 import { AppError, type ErrorCode, errorStatus } from '../errors.js';
 
@@ -21,11 +21,9 @@ export function installErrorHandler(app: FastifyInstance, engine: Engine) {
       .send({ error: { code: appError.code, message, ...appError.details } });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({
-        error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
-      }),
+    reply.status(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    }),
   );
 }
 
@@ -72,3 +70,22 @@ function messageFor(code: ErrorCode, err: FastifyError): string {
 }
 
 export { errorStatus };
+
+/**
+ * Errors Fastify raises before routing (a path segment over maxParamLength, bad percent-encoding), in
+ * the API's error shape rather than Fastify's own, which would also echo the whole URL back.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0];
+  const why =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment is longer than 1000 characters'
+      : 'the path is not valid percent-encoded UTF-8';
+  request.log.info({ code: err.code }, why);
+  return reply.status(400).send({
+    error: {
+      code: 'invalid_request',
+      message: `${why}: ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`,
+    },
+  });
+}

@@ -69,10 +69,12 @@ export function checkObject(table: TableDef, value: unknown): Checked {
   const object = value as Record<string, unknown>;
   for (const key of Object.keys(object)) {
     if (!table.columns.some((c) => c.name === key)) {
+      // The key is logged as the reject's column: cut, and with NUL (which PostgreSQL refuses) as U+2400.
+      const shown = key.slice(0, 64).replace(/\0/g, '\u2400');
       return fail(
-        key.slice(0, 64),
+        shown,
         'unknown_field',
-        `'${key.slice(0, 64)}' is not a column of ${table.name}; columns: ${table.columns.map((c) => c.name).join(', ')}`,
+        `'${shown}' is not a column of ${table.name}; columns: ${table.columns.map((c) => c.name).join(', ')}`,
       );
     }
   }

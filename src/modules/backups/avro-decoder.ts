@@ -63,10 +63,32 @@ export class AvroDecoder extends Transform {
   private file?: { sync: Buffer; codec: string; resolver: avro.Resolver; expected?: number };
   private blocks = 0;
   private rows = 0;
+  /** Set while a block's rows wait for the reader to take the ones already pushed. */
+  private wake?: () => void;
 
   constructor(private readonly table: TableDef) {
-    super({ readableObjectMode: true });
+    // A bounded queue of rows: one block may hold millions of tiny records (a few KB of deflate
+    // can declare 30 million), and they are handed on as the reader takes them, never all at once.
+    super({ readableObjectMode: true, readableHighWaterMark: 1024 });
     this.readerType = avroTypeFor(table);
+  }
+
+  override _read(size: number): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+    super._read(size);
+  }
+
+  /**
+   * A reader that stops early (a `for await` that throws on a bad record) destroys the decoder with an
+   * AbortError, and pipeline() would then reject with that ABORT_ERR (a 500) instead of the reader's
+   * own error (invalid_backup). Stopping early is the reader's decision, not a fault of the file, so
+   * the decoder is destroyed without an error of its own.
+   */
+  override destroy(err?: Error): this {
+    this.wake = undefined;
+    return super.destroy((err as { code?: unknown } | undefined)?.code === 'ABORT_ERR' ? undefined : err);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, cb: TransformCallback): void {
@@ -181,6 +203,9 @@ export class AvroDecoder extends Transform {
       });
     }
     this.blocks = n;
+    // Every record holds at least its id (one byte or more), so a count above the byte size is a lie.
+    if (count.value > raw.length)
+      throw new Error(`block ${n} declares ${count.value} records in ${raw.length} bytes`);
     let pos = 0;
     for (let i = 0; i < count.value; i++) {
       const { value, offset } = this.readerType.decode(raw, pos, this.file!.resolver);
@@ -190,7 +215,7 @@ export class AvroDecoder extends Transform {
       if (this.file!.expected !== undefined && this.rows > this.file!.expected) {
         throw new Error(`file holds more rows than the ${this.file!.expected} its header says`);
       }
-      this.push({ ...value } as Row);
+      if (!this.push({ ...value } as Row)) await new Promise<void>((r) => (this.wake = r));
     }
     if (pos !== raw.length) throw new Error(`block ${n}: ${raw.length - pos} bytes after its last record`);
     return true;

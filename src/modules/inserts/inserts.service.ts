@@ -35,7 +35,7 @@ interface Candidate {
   checked: Checked;
 }
 
-/** Retries when a concurrent insert took an id between our check and our write. */
+/** Retries when a concurrent insert took an id between our check and our write, or a deadlock hit. */
 const ATTEMPTS = 5;
 
 /**
@@ -133,7 +133,11 @@ async function withRetry<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      if (attempt >= ATTEMPTS || ctx.engine.classify(e) !== 'unique_violation') throw e;
+      // A deadlock ('busy') rolled the whole batch back, so it is safe to run once more; a second
+      // one means a long writer holds the table (an SQLite load), and the caller gets 503 to retry.
+      const kind = ctx.engine.classify(e);
+      const again = kind === 'unique_violation' ? attempt < ATTEMPTS : kind === 'busy' && attempt < 2;
+      if (!again) throw e;
     }
   }
 }

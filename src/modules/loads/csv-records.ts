@@ -34,17 +34,26 @@ export async function* csvRecords(input: Readable): AsyncGenerator<CsvRecord> {
     }),
   );
   input.on('error', (e) => parser.destroy(e));
+  // Where the last good record ended: a record that cannot be read (an unterminated quote runs to the
+  // end of the file) starts after it, which is the line a user needs, not the line parsing gave up on.
+  let readTo = 0;
   try {
     for await (const { record, raw, info } of parser as AsyncIterable<{
       record: string[];
       raw: string;
       info: { lines: number };
     }>) {
-      const text = raw.replace(/^[\r\n]+/, '').replace(/[\r\n]+$/, '');
+      // PostgreSQL refuses NUL in text, so the reject log keeps it as U+2400 (the fields keep the NUL,
+      // which the rules refuse as invalid_character).
+      const text = raw
+        .replace(/^[\r\n]+/, '')
+        .replace(/[\r\n]+$/, '')
+        .replace(/\0/g, '\u2400');
       // csv-parse counts the line a record ends on; a quoted field may span lines.
       let breaks = 0;
       for (const field of record)
         for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) breaks++;
+      readTo = info.lines;
       yield { line: info.lines - breaks, raw: text, fields: record };
     }
   } catch (e) {
@@ -52,7 +61,7 @@ export async function* csvRecords(input: Readable): AsyncGenerator<CsvRecord> {
       const line = (e as CsvError & { lines?: number }).lines;
       throw new AppError(
         'invalid_csv',
-        `the CSV file cannot be read past line ${line ?? '?'}: ${e.message}`,
+        `the CSV file cannot be read past line ${line ?? '?'} (the record starting after line ${readTo}): ${e.message}`,
         { cause: e },
       );
     }
