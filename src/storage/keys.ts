@@ -38,4 +38,6 @@ export const keys = {
   backup: (table: string) => `database/${table}/backup/${table}.avro`,
   backupHistory: (table: string, stamp: string) => `database/${table}/backup/${table}-${stamp}.avro`,
   backupPrefix: (table: string) => `database/${table}/backup/`,
+  /** The sha256 beside a backup (sha256sum's format), which restores verify before they commit. */
+  checksum: (backupKey: string) => `${backupKey}.sha256`,
 };

@@ -87,10 +87,15 @@ export async function backupTable(
     // would publish in whichever order they finish, and a latest file could then exist with no history
     // copy. Copying costs one read of the compressed file, small next to the SELECT and the encoding.
     try {
+      await writeChecksum(ctx, historyKey, written.sha256);
+      // The checksum goes first: a crash between the two writes leaves a latest file that fails its
+      // check (422, restore the history key instead), never one that restores unchecked.
+      await writeChecksum(ctx, key, written.sha256);
       await ctx.store.write(key, await ctx.store.read(historyKey), { contentType: CONTENT_TYPE });
     } catch (e) {
       // Leave no history entry for a backup that did not become the latest one.
       await ctx.store.delete(historyKey).catch(() => undefined);
+      await ctx.store.delete(keys.checksum(historyKey)).catch(() => undefined);
       throw e;
     }
     const result: BackupResult = {
@@ -106,6 +111,15 @@ export async function backupTable(
     ctx.log.info({ ...result, duration_ms: ms }, 'backup finished');
     return result;
   });
+}
+
+/**
+ * Avro's deflate and null codecs carry no checksum, so a flipped bit could restore a changed value.
+ * Each backup gets a `<key>.sha256` beside it, which restores verify before they commit.
+ */
+async function writeChecksum(ctx: Context, key: string, sha256: string): Promise<void> {
+  const line = `${sha256}  ${key.slice(key.lastIndexOf('/') + 1)}\n`;
+  await ctx.store.write(keys.checksum(key), Readable.from([Buffer.from(line)]), { contentType: 'text/plain' });
 }
 
 async function* rowsOf(

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { createHash, randomUUID } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context, Progress } from '../../context.js';
 import type { BulkJob, BulkWriter } from '../../db/engine.js';
@@ -48,13 +48,14 @@ export async function restoreTable(
       }
       throw e;
     });
+    const expected = await expectedChecksum(ctx, key);
     const runId = randomUUID();
     await startRun(engine.db, { id: runId, table: table.name, kind: 'restore', source: key });
     const bad: BadRecord = {};
     let restored: number;
     try {
       restored = await engine.bulkJob((job) =>
-        restoreRows(ctx, job, table, input, key, bad, options.progress),
+        restoreRows(ctx, job, table, input, { key, expected }, bad, options.progress),
       );
     } catch (e) {
       input.destroy();
@@ -87,7 +88,7 @@ async function restoreRows(
   job: BulkJob,
   table: TableDef,
   input: Readable,
-  key: string,
+  { key, expected }: { key: string; expected: string | null },
   bad: BadRecord,
   progress?: Progress,
 ): Promise<number> {
@@ -118,7 +119,14 @@ async function restoreRows(
     batch = [];
     progress?.(written);
   };
-  await pipeline(input, createAvroDecoder(table), async (records: AsyncIterable<Row>) => {
+  const digest = createHash('sha256');
+  const hashed = new Transform({
+    transform(chunk: Buffer, _encoding, cb) {
+      digest.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  await pipeline(input, hashed, createAvroDecoder(table), async (records: AsyncIterable<Row>) => {
     for await (const record of records) {
       // A restored row must pass the same rules as a loaded one, whoever wrote the file.
       const checked = checkObject(table, record);
@@ -129,6 +137,13 @@ async function restoreRows(
     }
   });
   await flush();
+  const actual = digest.digest('hex');
+  if (expected && actual !== expected) {
+    throw new AppError(
+      'invalid_backup',
+      `invalid backup: ${key} does not match its checksum ${keys.checksum(key)} (sha256 ${actual}, expected ${expected}); the file was changed or damaged after it was written`,
+    );
+  }
   await references.verify();
   const restored = await writer!.finish();
   await checkReferences(job.db, ctx.catalogue, table);
@@ -137,6 +152,20 @@ async function restoreRows(
 
 function withoutReferences(table: TableDef): TableDef {
   return { ...table, columns: table.columns.map(({ references: _, ...column }) => column) };
+}
+
+/** The sha256 written beside the backup, or null for a file without one (written by another tool). */
+async function expectedChecksum(ctx: Context, key: string): Promise<string | null> {
+  const sidecar = keys.checksum(key);
+  if (!(await ctx.store.stat(sidecar))) {
+    ctx.log.warn({ key }, 'backup has no checksum file; restoring without a checksum check');
+    return null;
+  }
+  let text = '';
+  for await (const chunk of await ctx.store.read(sidecar)) text += chunk;
+  const hex = /^[0-9a-f]{64}/.exec(text.trim())?.[0];
+  if (!hex) throw new AppError('invalid_backup', `invalid backup: ${sidecar} does not hold a sha256 checksum`);
+  return hex;
 }
 
 /** A `?key=` must name an object under the table's own backup prefix. @throws invalid_key */
