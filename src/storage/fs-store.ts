@@ -27,7 +27,8 @@ export class FsStore implements ObjectStore {
   async read(key: string): Promise<Readable> {
     const file = this.file(key);
     const info = await this.statFile(file, key);
-    if (!info || info.isDirectory()) throw new AppError('object_not_found', `object '${key}' not found in ${this.url}`);
+    if (!info || info.isDirectory())
+      throw new AppError('object_not_found', `object '${key}' not found in ${this.url}`);
     return createReadStream(file);
   }
 
@@ -66,7 +67,8 @@ export class FsStore implements ObjectStore {
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+        return;
       throw wrap(e, dirKey);
     }
     for (const entry of entries) {
@@ -106,6 +108,9 @@ export class FsStore implements ObjectStore {
 function wrap(e: unknown, key: string): AppError {
   if (e instanceof AppError) return e;
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') return new AppError('access_denied', `no permission for '${key}'`, { cause: e });
-  return new AppError('storage_unavailable', `storage error for '${key}': ${(e as Error).message}`, { cause: e });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new AppError('access_denied', `no permission for '${key}'`, { cause: e });
+  return new AppError('storage_unavailable', `storage error for '${key}': ${(e as Error).message}`, {
+    cause: e,
+  });
 }

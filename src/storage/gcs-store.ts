@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Storage, type Bucket, type File, type FileMetadata, type GetFilesOptions } from '@google-cloud/storage';
+import {
+  Storage,
+  type Bucket,
+  type File,
+  type FileMetadata,
+  type GetFilesOptions,
+} from '@google-cloud/storage';
 import { AppError } from '../errors.js';
 import { guard, normalizePrefix } from './cloud.js';
 import { joinKey, normalizeKey } from './keys.js';
@@ -63,7 +69,10 @@ export class GcsStore implements ObjectStore {
     const contentType = options.contentType ?? 'application/octet-stream';
     try {
       // No chunkSize: one streamed request, so nothing is buffered; an aborted request never publishes.
-      await pipeline(body, file.createWriteStream({ resumable: true, contentType, metadata: { contentType } }));
+      await pipeline(
+        body,
+        file.createWriteStream({ resumable: true, contentType, metadata: { contentType } }),
+      );
     } catch (e) {
       throw wrap(e, key, this.url);
     }
@@ -116,7 +125,10 @@ export class GcsStore implements ObjectStore {
   async check(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS / 1000} s`)),
+        CHECK_TIMEOUT_MS,
+      );
     });
     try {
       await Promise.race([this.bucket.getMetadata(), timeout]);
@@ -149,9 +161,12 @@ function wrap(e: unknown, key: string, url: string): AppError {
   if (e instanceof AppError) return e;
   const message = (e as Error)?.message ?? String(e);
   const code = status(e);
-  if (code === 404) return new AppError('object_not_found', `object '${key}' not found in ${url}`, { cause: e });
+  if (code === 404)
+    return new AppError('object_not_found', `object '${key}' not found in ${url}`, { cause: e });
   if (code === 401 || code === 403 || /default credentials/i.test(message)) {
     return new AppError('access_denied', `no permission for '${key}' in ${url}: ${message}`, { cause: e });
   }
-  return new AppError('storage_unavailable', `storage error for '${key}' in ${url}: ${message}`, { cause: e });
+  return new AppError('storage_unavailable', `storage error for '${key}' in ${url}: ${message}`, {
+    cause: e,
+  });
 }

@@ -9,7 +9,8 @@ const MAX_KEY_LENGTH = 1024;
  * @throws AppError invalid_key
  */
 export function normalizeKey(key: string, { allowPrefix = false } = {}): string {
-  const bad = (why: string) => new AppError('invalid_key', `invalid storage key '${key.slice(0, 100)}': ${why}`);
+  const bad = (why: string) =>
+    new AppError('invalid_key', `invalid storage key '${key.slice(0, 100)}': ${why}`);
   if (typeof key !== 'string' || key.length === 0) {
     if (allowPrefix && key === '') return '';
     throw bad('empty');

@@ -20,7 +20,9 @@ export class MemoryStore implements ObjectStore {
     try {
       for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
     } catch (e) {
-      throw new AppError('storage_unavailable', `write of '${key}' failed: ${(e as Error).message}`, { cause: e });
+      throw new AppError('storage_unavailable', `write of '${key}' failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const object = { data: Buffer.concat(chunks), updatedAt: new Date() };
     this.objects.set(key, object);

@@ -31,7 +31,11 @@ export interface S3StoreOptions {
  * The client the store builds from options. Credentials come from the AWS default provider chain
  * unless `credentials` is given.
  */
-export function createS3Client(options: { endpoint?: string; region?: string; credentials?: S3ClientConfig['credentials'] }): S3Client {
+export function createS3Client(options: {
+  endpoint?: string;
+  region?: string;
+  credentials?: S3ClientConfig['credentials'];
+}): S3Client {
   const { endpoint, region, credentials } = options;
   return new S3Client({
     // Without a region the SDK's chain (AWS_REGION, profile) decides; S3-compatible servers ignore it.
@@ -93,7 +97,12 @@ export class S3Store implements ObjectStore {
     const Key = this.name(key);
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key, Body: body, ContentType: options.contentType ?? 'application/octet-stream' },
+      params: {
+        Bucket: this.bucket,
+        Key,
+        Body: body,
+        ContentType: options.contentType ?? 'application/octet-stream',
+      },
       leavePartsOnError: false,
     });
     // Report the body's own error, not a follow-up one (e.g. a refused AbortMultipartUpload).
@@ -105,14 +114,20 @@ export class S3Store implements ObjectStore {
       throw this.wrap(bodyError ?? e, key);
     }
     const info = await this.stat(key);
-    if (!info) throw new AppError('storage_unavailable', `object '${key}' missing right after its upload to ${this.url}`);
+    if (!info)
+      throw new AppError(
+        'storage_unavailable',
+        `object '${key}' missing right after its upload to ${this.url}`,
+      );
     return info;
   }
 
   /** Size and time of the object, or null. @throws invalid_key, access_denied, storage_unavailable */
   async stat(key: string): Promise<ObjectInfo | null> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.name(key) }));
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.name(key) }),
+      );
       return { key, size: head.ContentLength ?? 0, updatedAt: head.LastModified ?? new Date() };
     } catch (e) {
       const error = this.wrap(e, key);
@@ -128,12 +143,21 @@ export class S3Store implements ObjectStore {
     const skip = this.prefix ? this.prefix.length + 1 : 0;
     let ContinuationToken: string | undefined;
     do {
-      const command = new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken, MaxKeys: this.pageSize });
+      const command = new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix,
+        ContinuationToken,
+        MaxKeys: this.pageSize,
+      });
       const page = await this.client.send(command).catch((e) => {
         throw this.wrap(e, prefix);
       });
       for (const object of page.Contents ?? []) {
-        yield { key: object.Key!.slice(skip), size: object.Size ?? 0, updatedAt: object.LastModified ?? new Date() };
+        yield {
+          key: object.Key!.slice(skip),
+          size: object.Size ?? 0,
+          updatedAt: object.LastModified ?? new Date(),
+        };
       }
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
@@ -141,15 +165,19 @@ export class S3Store implements ObjectStore {
 
   /** Removes the object; S3 treats a missing one as success. @throws invalid_key, access_denied, storage_unavailable */
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.name(key) })).catch((e) => {
-      throw this.wrap(e, key);
-    });
+    await this.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.name(key) }))
+      .catch((e) => {
+        throw this.wrap(e, key);
+      });
   }
 
   /** HeadBucket (needs s3:ListBucket). @throws storage_unavailable (also a missing bucket), access_denied */
   async check(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(10_000) });
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), {
+        abortSignal: AbortSignal.timeout(10_000),
+      });
     } catch (e) {
       if (httpStatus(e) === 404 || (e as Error).name === 'NoSuchBucket') {
         throw new AppError('storage_unavailable', `bucket of ${this.url} does not exist`, { cause: e });
@@ -170,13 +198,23 @@ export class S3Store implements ObjectStore {
       return new AppError('object_not_found', `object '${key}' not found in ${this.url}`, { cause: e });
     }
     if (status === 401 || status === 403 || DENIED.has(name)) {
-      return new AppError('access_denied', `no permission for '${key}' in ${this.url}: ${message}`, { cause: e });
+      return new AppError('access_denied', `no permission for '${key}' in ${this.url}: ${message}`, {
+        cause: e,
+      });
     }
-    return new AppError('storage_unavailable', `storage error for '${key}' in ${this.url}: ${message}`, { cause: e });
+    return new AppError('storage_unavailable', `storage error for '${key}' in ${this.url}: ${message}`, {
+      cause: e,
+    });
   }
 }
 
-const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'CredentialsProviderError', 'ExpiredToken']);
+const DENIED = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'CredentialsProviderError',
+  'ExpiredToken',
+]);
 
 function httpStatus(e: unknown): number | undefined {
   return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;

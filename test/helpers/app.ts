@@ -28,15 +28,30 @@ export interface TestApp {
 /** A fresh database on `engine`, a fresh bucket folder, and the app built on them. */
 export async function createTestApp(
   engine: TestEngine,
-  options: { env?: Record<string, string>; catalogue?: Catalogue; store?: ObjectStore; withSamples?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    catalogue?: Catalogue;
+    store?: ObjectStore;
+    withSamples?: boolean;
+  } = {},
 ): Promise<TestApp> {
   const database = await engine.create();
   const bucket = mkdtempSync(path.join(tmpdir(), 'dataport-bucket-'));
   if (options.withSamples) await cp(path.resolve('storage'), bucket, { recursive: true });
   // A STORAGE_URL in env (and no store) lets openContext build the store from the URL, as in production.
   const store = options.store ?? (options.env?.STORAGE_URL ? undefined : new FsStore(bucket));
-  const config = loadConfig({ DATABASE_URL: database.url, STORAGE_URL: `file:${bucket}`, API_TOKEN: TOKEN, LOG_LEVEL: 'silent', ...options.env });
-  const ctx = await openContext(config, { log: pino({ level: 'silent' }), catalogue: options.catalogue, store });
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    STORAGE_URL: `file:${bucket}`,
+    API_TOKEN: TOKEN,
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const ctx = await openContext(config, {
+    log: pino({ level: 'silent' }),
+    catalogue: options.catalogue,
+    store,
+  });
   const app = await buildApp(config, ctx);
   return {
     app,
@@ -61,7 +76,10 @@ export async function putHistoric(t: TestApp, table: string, text: string | Buff
 }
 
 export async function countRows(t: TestApp, table: string): Promise<number> {
-  const [{ n }] = await t.ctx.engine.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).execute();
+  const [{ n }] = await t.ctx.engine.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll().as('n'))
+    .execute();
   return Number(n);
 }
 

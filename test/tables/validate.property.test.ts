@@ -15,7 +15,8 @@ function reference(fields: string[]): string {
   const integer = (column: string, value: string) => {
     if (value === '') return `${column}:missing_value`;
     if (value.includes('\u0000')) return `${column}:invalid_character`;
-    if (!/^\d+$/.test(value) || BigInt(value) < 1n || BigInt(value) > 2147483647n) return `${column}:invalid_integer`;
+    if (!/^\d+$/.test(value) || BigInt(value) < 1n || BigInt(value) > 2147483647n)
+      return `${column}:invalid_integer`;
     return null;
   };
   const idProblem = integer('id', id);
@@ -42,7 +43,13 @@ function referenceDatetime(value: string): boolean {
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number);
   if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  const real = date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && h < 24 && mi < 60 && s < 60;
+  const real =
+    date.getUTCFullYear() === y &&
+    date.getUTCMonth() === mo - 1 &&
+    date.getUTCDate() === d &&
+    h < 24 &&
+    mi < 60 &&
+    s < 60;
   if (!real) return false;
   const utc = new Date(Date.parse(value.replace(/(\.\d{3})\d+/, '$1')));
   return utc.getUTCFullYear() >= 1000 && utc.getUTCFullYear() <= 9999;
@@ -50,18 +57,52 @@ function referenceDatetime(value: string): boolean {
 
 const integerLike = fc.oneof(
   fc.integer({ min: -5, max: 3_000_000_000 }).map(String),
-  fc.constantFrom('', ' ', '0', '007', '2147483647', '2147483648', '1.5', '1e3', '+4', ' 12 ', '\u0000', '\uFFFD'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '007',
+    '2147483647',
+    '2147483648',
+    '1.5',
+    '1e3',
+    '+4',
+    ' 12 ',
+    '\u0000',
+    '\uFFFD',
+  ),
   fc.string({ maxLength: 6 }),
 );
 const datetimeLike = fc.oneof(
-  fc.date({ min: new Date('0900-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
   fc
-    .tuple(fc.integer({ min: 999, max: 10000 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 25 }))
-    .map(([y, m, d, h]) => `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00Z`),
-  fc.constantFrom('2021-11-07T02:48:42', '2021-11-07T02:48:42+02:00', '2021-11-07T02:48:42.123456Z', '2021-11-07T02:48:42-23:59', '2021-11-07T02:48:42+24:00', ''),
+    .date({ min: new Date('0900-01-01'), max: new Date('9999-12-31'), noInvalidDate: true })
+    .map((d) => d.toISOString()),
+  fc
+    .tuple(
+      fc.integer({ min: 999, max: 10000 }),
+      fc.integer({ min: 0, max: 13 }),
+      fc.integer({ min: 0, max: 32 }),
+      fc.integer({ min: 0, max: 25 }),
+    )
+    .map(
+      ([y, m, d, h]) =>
+        `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:00:00Z`,
+    ),
+  fc.constantFrom(
+    '2021-11-07T02:48:42',
+    '2021-11-07T02:48:42+02:00',
+    '2021-11-07T02:48:42.123456Z',
+    '2021-11-07T02:48:42-23:59',
+    '2021-11-07T02:48:42+24:00',
+    '',
+  ),
   fc.string({ maxLength: 25 }),
 );
-const nameLike = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ minLength: 195, maxLength: 205 }), fc.constantFrom('  ', 'O\'Brien, "Jr"', '😀'.repeat(200), '😀'.repeat(201), 'a\u0000b'));
+const nameLike = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.string({ minLength: 195, maxLength: 205 }),
+  fc.constantFrom('  ', 'O\'Brien, "Jr"', '😀'.repeat(200), '😀'.repeat(201), 'a\u0000b'),
+);
 const row = fc.oneof(
   fc.tuple(integerLike, nameLike, datetimeLike, integerLike, integerLike).map((t) => [...t]),
   fc.array(fc.string({ maxLength: 5 }), { maxLength: 7 }),
@@ -77,7 +118,9 @@ describe('the row validator', () => {
         if (result.ok) {
           expect(result.row.name).toBe(fields[1].trim());
           expect(result.row.id).toBe(Number(fields[0].trim()));
-          expect(Date.parse(result.row.datetime as string)).toBe(Date.parse(fields[2].trim().replace(/(\.\d{3})\d+/, '$1')));
+          expect(Date.parse(result.row.datetime as string)).toBe(
+            Date.parse(fields[2].trim().replace(/(\.\d{3})\d+/, '$1')),
+          );
         }
       }),
       { numRuns: 5000 },

@@ -119,7 +119,9 @@ export async function backupTable(
  */
 async function writeChecksum(ctx: Context, key: string, sha256: string): Promise<void> {
   const line = `${sha256}  ${key.slice(key.lastIndexOf('/') + 1)}\n`;
-  await ctx.store.write(keys.checksum(key), Readable.from([Buffer.from(line)]), { contentType: 'text/plain' });
+  await ctx.store.write(keys.checksum(key), Readable.from([Buffer.from(line)]), {
+    contentType: 'text/plain',
+  });
 }
 
 async function* rowsOf(

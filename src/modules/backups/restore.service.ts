@@ -164,7 +164,8 @@ async function expectedChecksum(ctx: Context, key: string): Promise<string | nul
   let text = '';
   for await (const chunk of await ctx.store.read(sidecar)) text += chunk;
   const hex = /^[0-9a-f]{64}/.exec(text.trim())?.[0];
-  if (!hex) throw new AppError('invalid_backup', `invalid backup: ${sidecar} does not hold a sha256 checksum`);
+  if (!hex)
+    throw new AppError('invalid_backup', `invalid backup: ${sidecar} does not hold a sha256 checksum`);
   return hex;
 }
 
