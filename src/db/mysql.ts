@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { Kysely, MysqlDialect } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
@@ -169,7 +169,9 @@ interface JobParts {
 }
 
 /**
- * The native path: rows stream into ONE `LOAD DATA LOCAL INFILE` into a staging table, on a second
+ * The native path into an empty table, or for a replace: one `LOAD DATA LOCAL INFILE` per write()
+ * straight into the table on the job's connection (see `direct`). Upserts over existing rows: rows
+ * stream into ONE `LOAD DATA LOCAL INFILE` into a staging table, on a second
  * connection, while the job's own connection stays free for the job's reads (the row gate) and the
  * reject log; finish() merges staging into the table inside the job's transaction. The staging table
  * is a real table (a temporary one lives on one connection only) and is dropped after the job ends.
@@ -188,6 +190,28 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
   let load: Load | null = null;
   let written = 0;
   let finished = false;
+  // An empty table, or a replace, loads straight into the table on the job's own connection: one
+  // LOAD DATA per write(), in the job's transaction, with no staging table and no second pass.
+  const direct = mode === 'replace' || (await isEmpty(job.conn, table.name));
+  // The statement of the previous write() runs in the server while the caller prepares the next batch.
+  let inflight: Promise<void> | null = null;
+  let started = false;
+  const loadDirect = async (rows: Row[]) => {
+    if (inflight) await inflight;
+    if (!started) {
+      started = true;
+      if (mode === 'replace') {
+        // Off until finish() (and reset before the connection returns to the pool, whatever happens).
+        await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 0');
+        await run(job.conn, `DELETE FROM ${quote(table.name)}`);
+      }
+    }
+    const text = Buffer.from(rows.map((r) => encodeLine(r, columns, datetimes)).join(''));
+    inflight = loadData(job.conn, table.name, list, () => Readable.from([text])).then((result) =>
+      checkLoad(job.conn, table.name, result, rows.length),
+    );
+    inflight.catch(() => undefined); // observed by the next write() or finish()
+  };
 
   const startLoad = async (): Promise<Load> => {
     const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
@@ -202,14 +226,7 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
       `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     );
     const input = new PassThrough({ highWaterMark: 1 << 20 });
-    const statement =
-      `LOAD DATA LOCAL INFILE 'dataport-rows' INTO TABLE ${quote(stage)} CHARACTER SET utf8mb4 ` +
-      `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${list})`;
-    const done = new Promise<mysql.ResultSetHeader>((resolve, reject) =>
-      side.query({ sql: statement, infileStreamFactory: () => input }, (err, result) =>
-        err ? reject(err) : resolve(result as mysql.ResultSetHeader),
-      ),
-    );
+    const done = loadData(side, stage, list, () => input);
     done.catch(() => undefined); // observed in write() and finish()
     job.afterwards.unshift(async () => {
       if (!input.writableEnded) input.destroy(new Error('bulk job ended before the load finished'));
@@ -228,6 +245,12 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
     async write(rows) {
       if (finished) throw new Error('write() after finish()');
       written += rows.length;
+      if (direct && (started || pending.length + rows.length > NATIVE_FROM_ROWS)) {
+        const all = pending.length ? [...pending, ...rows] : rows;
+        pending = [];
+        if (all.length) await loadDirect(all);
+        return;
+      }
       if (!load && pending.length + rows.length <= NATIVE_FROM_ROWS) {
         pending.push(...rows);
         return;
@@ -243,6 +266,11 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
       if (finished) return written;
       finished = true;
       const target = quote(table.name);
+      if (started) {
+        await inflight;
+        if (mode === 'replace') await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 1');
+        return written;
+      }
       if (!load) {
         // Few rows: multi-row statements on the job's connection, no staging table.
         await swap(job.conn, mode, async () => {
@@ -252,16 +280,7 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
         return written;
       }
       load.input.end();
-      const result = await load.done;
-      if (result.warningStatus > 0 || result.affectedRows !== written) {
-        const warnings = (await query(load.side, 'SHOW WARNINGS LIMIT 5').catch(() => [])) as {
-          Message?: string;
-        }[];
-        throw new Error(
-          `LOAD DATA into ${table.name} loaded ${result.affectedRows} of ${written} rows with ${result.warningStatus} warnings` +
-            (warnings.length ? `: ${warnings.map((w) => w.Message).join('; ')}` : ''),
-        );
-      }
+      await checkLoad(load.side, table.name, await load.done, written);
       const others = columns.slice(1).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
       const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(load.stage)} ORDER BY ${quote('id')}`;
       await swap(job.conn, mode, async () => {
@@ -280,6 +299,37 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
       return written;
     },
   };
+}
+
+/** `LOAD DATA LOCAL` of tab-separated lines (see encodeLine) into `table`, from the stream `input` gives. */
+function loadData(
+  conn: Conn,
+  table: string,
+  list: string,
+  input: () => Readable,
+): Promise<mysql.ResultSetHeader> {
+  const statement =
+    `LOAD DATA LOCAL INFILE 'dataport-rows' INTO TABLE ${quote(table)} CHARACTER SET utf8mb4 ` +
+    `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${list})`;
+  return new Promise<mysql.ResultSetHeader>((resolve, reject) =>
+    conn.query({ sql: statement, infileStreamFactory: input }, (err, result) =>
+      err ? reject(err) : resolve(result as mysql.ResultSetHeader),
+    ),
+  );
+}
+
+/** LOAD DATA LOCAL turns a refused row into a warning and skips it: any warning fails the job. */
+async function checkLoad(conn: Conn, table: string, result: mysql.ResultSetHeader, expected: number) {
+  if (result.warningStatus === 0 && result.affectedRows === expected) return;
+  const warnings = (await query(conn, 'SHOW WARNINGS LIMIT 5').catch(() => [])) as { Message?: string }[];
+  throw new Error(
+    `LOAD DATA into ${table} loaded ${result.affectedRows} of ${expected} rows with ${result.warningStatus} warnings` +
+      (warnings.length ? `: ${warnings.map((w) => w.Message).join('; ')}` : ''),
+  );
+}
+
+async function isEmpty(conn: Conn, table: string): Promise<boolean> {
+  return ((await query(conn, `SELECT 1 FROM ${quote(table)} LIMIT 1`)) as unknown[]).length === 0;
 }
 
 interface Load {

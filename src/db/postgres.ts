@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { stringify } from 'csv-stringify/sync';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -167,7 +166,9 @@ interface JobParts {
 }
 
 /**
- * The native path: rows stream into ONE `COPY … FROM STDIN` (CSV) into an unlogged staging table on a
+ * The native path into an empty table, or for a replace: one `COPY` per write() straight into the table
+ * on the job's client (see `direct`). Upserts over existing rows: rows stream into ONE
+ * `COPY … FROM STDIN` (CSV) into an unlogged staging table on a
  * second connection, so the job's own connection stays free for its reads and the reject log while
  * the COPY runs; finish() merges staging into the table inside the job's transaction. (A temporary
  * table would live on one connection only.) The staging table is dropped after the job ends.
@@ -185,6 +186,34 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
   let load: Load | null = null;
   let written = 0;
   let finished_ = false;
+  // An empty table, or a replace, takes the rows straight from COPY on the job's own client: one COPY
+  // per write(), in the job's transaction, with no staging table and no second pass.
+  const direct =
+    mode === 'replace' ||
+    (await job.client.query(`SELECT 1 FROM ${quote(table.name)} LIMIT 1`)).rowCount === 0;
+  // The COPY of the previous write() runs in the server while the caller prepares the next batch.
+  let inflight: Promise<void> | null = null;
+  let started = false;
+  const copyDirect = async (rows: Row[]) => {
+    if (inflight) await inflight;
+    if (!started) {
+      started = true;
+      if (mode === 'replace') {
+        await job.client.query('SET CONSTRAINTS ALL DEFERRED');
+        await job.client.query(`DELETE FROM ${quote(table.name)}`);
+      }
+    }
+    const input = job.client.query(
+      copyFrom(`COPY ${quote(table.name)} (${list}) FROM STDIN WITH (FORMAT csv)`),
+    );
+    input.end(encodeCsv(rows, columns, datetimes));
+    inflight = finished(input).then(() => {
+      const copied = (input as unknown as { rowCount: number }).rowCount;
+      if (copied !== rows.length)
+        throw new Error(`COPY into ${table.name} loaded ${copied} of ${rows.length} rows`);
+    });
+    inflight.catch(() => undefined); // observed by the next write() or finish()
+  };
 
   const startLoad = async (): Promise<Load> => {
     const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
@@ -213,11 +242,7 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
 
   const push = async (rows: Row[]) => {
     load ??= await startLoad();
-    const records = rows.map((r) =>
-      columns.map((c, i) => (datetimes[i] ? postgresCaps.encodeDatetime(r[c] as string) : r[c])),
-    );
-    // quoted_string: an empty string is written "" (an unquoted empty field would be NULL).
-    const text = stringify(records, { quoted_string: true, eof: true, record_delimiter: '\n' });
+    const text = encodeCsv(rows, columns, datetimes);
     if (!load.input.write(text)) await Promise.race([once(load.input, 'drain'), load.done]);
   };
 
@@ -225,6 +250,12 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
     async write(rows) {
       if (finished_) throw new Error('write() after finish()');
       written += rows.length;
+      if (direct && (started || pending.length + rows.length > NATIVE_FROM_ROWS)) {
+        const all = pending.length ? [...pending, ...rows] : rows;
+        pending = [];
+        if (all.length) await copyDirect(all);
+        return;
+      }
       if (!load && pending.length + rows.length <= NATIVE_FROM_ROWS) {
         pending.push(...rows);
         return;
@@ -240,6 +271,10 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
       if (finished_) return written;
       finished_ = true;
       const target = quote(table.name);
+      if (started) {
+        await inflight;
+        return written;
+      }
       if (!load) {
         await swap(job.client, mode, async () => {
           if (mode === 'replace') await job.client.query(`DELETE FROM ${target}`);
@@ -277,6 +312,25 @@ interface Load {
 async function swap(client: pg.PoolClient, mode: WriteMode, fn: () => Promise<void>) {
   if (mode === 'replace') await client.query('SET CONSTRAINTS ALL DEFERRED');
   await fn();
+}
+
+/**
+ * Rows as COPY CSV lines. Every string is quoted, so an empty one is "" (an unquoted empty field would
+ * be NULL); numbers and datetimes never need quotes.
+ */
+export function encodeCsv(rows: Row[], columns: string[], datetimes: boolean[]): string {
+  let text = '';
+  for (const row of rows) {
+    for (let i = 0; i < columns.length; i++) {
+      const v = row[columns[i]];
+      if (i > 0) text += ',';
+      if (typeof v === 'number') text += String(v);
+      else if (datetimes[i]) text += postgresCaps.encodeDatetime(v);
+      else text += `"${v.replace(/"/g, '""')}"`;
+    }
+    text += '\n';
+  }
+  return text;
 }
 
 function columnType(c: TableDef['columns'][number]): string {

@@ -82,8 +82,10 @@ export async function loadCsv(
               reject(loadId, table.name, source, r.violation, batch[i].raw, now, { line: batch[i].line }),
             );
         }
-        await writer.write(rows);
+        // Rejects first: a writer may leave its rows running in the server while we parse the next
+        // batch, and a statement on the job's connection would wait for them.
         await insertRejects(job.db, rejects);
+        await writer.write(rows);
         totals.rejected += rejects.length;
         countReasons(rejects, reasons);
         batch = [];

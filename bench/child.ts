@@ -1,0 +1,60 @@
+/**
+ * One dataport operation in a process of its own, so that its peak RSS is the operation's alone.
+ * Usage: node --import tsx bench/child.ts setup|load|backup-deflate|backup-null|restore|serve
+ * with DATABASE_URL and STORAGE_URL in the environment. Prints one JSON line:
+ * { ms, rssMB, result } (serve prints { port } first, then its line when stdin closes).
+ */
+import pino from 'pino';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { closeContext, openContext } from '../src/open.js';
+import { backupTable, restoreTable } from '../src/modules/backups/backups.service.js';
+import { loadHistoric } from '../src/modules/loads/loads.service.js';
+
+const op = process.argv[2];
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', MIGRATE_ON_START: 'true' });
+const ctx = await openContext(config, { log: pino({ level: 'silent' }) });
+
+/** Peak resident set size of this process so far, in MB, as the OS counts it (getrusage). */
+const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+async function timed(fn: () => Promise<unknown>) {
+  const started = performance.now();
+  const result = await fn();
+  return { ms: performance.now() - started, result };
+}
+
+let out: { ms: number; result: unknown };
+switch (op) {
+  case 'setup':
+    out = await timed(async () => [await loadHistoric(ctx, 'departments'), await loadHistoric(ctx, 'jobs')]);
+    break;
+  case 'load':
+    out = await timed(() => loadHistoric(ctx, 'hired_employees'));
+    break;
+  case 'backup-deflate':
+  case 'backup-null':
+    out = await timed(() =>
+      backupTable(ctx, 'hired_employees', { codec: op === 'backup-null' ? 'null' : 'deflate' }),
+    );
+    break;
+  case 'restore':
+    out = await timed(() => restoreTable(ctx, 'hired_employees'));
+    break;
+  case 'serve': {
+    const app = await buildApp(config, ctx);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' ? address?.port : 0 })}\n`);
+    const started = performance.now();
+    // The parent closes our stdin when it is done with the server.
+    await new Promise((resolve) => process.stdin.on('end', resolve).on('close', resolve).resume());
+    await app.close();
+    out = { ms: performance.now() - started, result: null };
+    break;
+  }
+  default:
+    throw new Error(`unknown operation ${op}`);
+}
+await closeContext(ctx);
+process.stdout.write(`${JSON.stringify({ ...out, rssMB: rssMB() })}\n`);
