@@ -38,7 +38,10 @@ export async function openContext(config: Config, options: OpenOptions = {}): Pr
   const engine = await createEngine(config.databaseUrl);
   const store =
     options.store ??
-    createStore(config.storageUrl, { endpoint: config.storageEndpoint, region: config.storageRegion });
+    (await createStore(config.storageUrl, {
+      endpoint: config.storageEndpoint,
+      region: config.storageRegion,
+    }));
   const ctx: Context = {
     engine,
     store,

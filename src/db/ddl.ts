@@ -9,7 +9,11 @@ function columnType(caps: DialectCaps, c: ColumnDef): string {
 }
 
 /** CREATE TABLE for a catalogue table: every column NOT NULL, `id` the primary key, references as foreign keys. */
-export function createTableFor(db: Kysely<any>, caps: DialectCaps, table: TableDef): CreateTableBuilder<string, string> {
+export function createTableFor(
+  db: Kysely<any>,
+  caps: DialectCaps,
+  table: TableDef,
+): CreateTableBuilder<string, string> {
   let builder = db.schema.createTable(table.name).ifNotExists();
   for (const c of table.columns) {
     builder = builder.addColumn(c.name, columnType(caps, c) as 'text', (col) => {
@@ -20,9 +24,14 @@ export function createTableFor(db: Kysely<any>, caps: DialectCaps, table: TableD
     });
   }
   for (const c of table.columns.filter((col) => col.references)) {
-    builder = builder.addForeignKeyConstraint(`fk_${table.name}_${c.name}`, [c.name] as never[], c.references!, ['id'], (fk) =>
-      // Deferrable so that a restore can replace a parent table inside one transaction.
-      caps.deferrableForeignKeys ? fk.deferrable().initiallyImmediate() : fk,
+    builder = builder.addForeignKeyConstraint(
+      `fk_${table.name}_${c.name}`,
+      [c.name] as never[],
+      c.references!,
+      ['id'],
+      (fk) =>
+        // Deferrable so that a restore can replace a parent table inside one transaction.
+        caps.deferrableForeignKeys ? fk.deferrable().initiallyImmediate() : fk,
     );
   }
   return builder;

@@ -13,7 +13,13 @@ export interface DialectCaps {
   /** The most bind parameters one statement may carry. */
   maxBindParams: number;
   /** Column types for the catalogue's column types. */
-  types: { integer: string; string: (maxLength: number) => string; datetime: string; text: string; bigint: string };
+  types: {
+    integer: string;
+    string: (maxLength: number) => string;
+    datetime: string;
+    text: string;
+    bigint: string;
+  };
   /** Whether FOREIGN KEY ... DEFERRABLE is accepted. */
   deferrableForeignKeys: boolean;
   /** A UTC ISO datetime ('2021-01-01T00:00:00.000Z') as the driver wants it bound. */

@@ -9,7 +9,11 @@ export interface MigrationResult {
   current: string | null;
 }
 
-export function createMigrator(engine: Engine, catalogue: Catalogue, extra: Record<string, Migration> = {}): Migrator {
+export function createMigrator(
+  engine: Engine,
+  catalogue: Catalogue,
+  extra: Record<string, Migration> = {},
+): Migrator {
   const all = { ...migrations({ kind: engine.kind, caps: engine.caps, catalogue }), ...extra };
   return new Migrator({
     db: engine.db,
@@ -25,7 +29,9 @@ export async function migrateToLatest(migrator: Migrator): Promise<MigrationResu
   const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
   if (error) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new AppError('migration_failed', `migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+    throw new AppError('migration_failed', `migration ${failed} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return { applied, current: await currentVersion(migrator) };
 }

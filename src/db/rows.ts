@@ -5,7 +5,8 @@ import type { BulkWriter, DialectCaps, WriteMode } from './engine.js';
 /** A validated row as the driver wants it bound (datetimes converted). */
 export function toDbRow(table: TableDef, caps: DialectCaps, row: Row): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const c of table.columns) out[c.name] = c.type === 'datetime' ? caps.encodeDatetime(row[c.name] as string) : row[c.name];
+  for (const c of table.columns)
+    out[c.name] = c.type === 'datetime' ? caps.encodeDatetime(row[c.name] as string) : row[c.name];
   return out;
 }
 
@@ -14,7 +15,8 @@ export function fromDbRow(table: TableDef, caps: DialectCaps, row: Record<string
   const out: Row = {};
   for (const c of table.columns) {
     const v = row[c.name];
-    out[c.name] = c.type === 'datetime' ? caps.decodeDatetime(v) : c.type === 'integer' ? Number(v) : String(v);
+    out[c.name] =
+      c.type === 'datetime' ? caps.decodeDatetime(v) : c.type === 'integer' ? Number(v) : String(v);
   }
   return out;
 }
@@ -40,17 +42,31 @@ export async function insertRows(
     if (upsert && others.length > 0) {
       query =
         caps.upsert === 'on_conflict'
-          ? query.onConflict((oc) => oc.column('id').doUpdateSet(Object.fromEntries(others.map((c) => [c, sql.ref(`excluded.${c}`)]))))
-          : query.onDuplicateKeyUpdate(Object.fromEntries(others.map((c) => [c, sql`values(${sql.ref(c)})`])));
+          ? query.onConflict((oc) =>
+              oc
+                .column('id')
+                .doUpdateSet(Object.fromEntries(others.map((c) => [c, sql.ref(`excluded.${c}`)]))),
+            )
+          : query.onDuplicateKeyUpdate(
+              Object.fromEntries(others.map((c) => [c, sql`values(${sql.ref(c)})`])),
+            );
     } else if (upsert) {
-      query = caps.upsert === 'on_conflict' ? query.onConflict((oc) => oc.column('id').doNothing()) : query.ignore();
+      query =
+        caps.upsert === 'on_conflict'
+          ? query.onConflict((oc) => oc.column('id').doNothing())
+          : query.ignore();
     }
     await query.execute();
   }
 }
 
 /** Ids among `ids` that already exist in the table. */
-export async function existingIds(db: Kysely<any>, table: string, ids: number[], caps: DialectCaps): Promise<Set<number>> {
+export async function existingIds(
+  db: Kysely<any>,
+  table: string,
+  ids: number[],
+  caps: DialectCaps,
+): Promise<Set<number>> {
   const found = new Set<number>();
   const size = Math.min(1000, caps.maxBindParams);
   for (let i = 0; i < ids.length; i += size) {

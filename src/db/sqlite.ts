@@ -69,8 +69,10 @@ export function createSqliteEngine(file: string): Engine {
       const code = (err as { code?: unknown })?.code;
       if (typeof code !== 'string') return null;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'busy';
-      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return 'unique_violation';
-      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_NOTADB') return 'unavailable';
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE')
+        return 'unique_violation';
+      if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_NOTADB')
+        return 'unavailable';
       return null;
     },
     close: () => db.destroy(),
@@ -88,15 +90,20 @@ async function sqliteWriter(raw: Database.Database, table: TableDef, mode: Write
     raw.prepare(`DELETE FROM "${table.name}"`).run();
   }
   // The job holds the write lock (BEGIN IMMEDIATE), so an empty table stays empty but for our rows.
-  const empty = mode === 'replace' || raw.prepare(`SELECT 1 FROM "${table.name}" LIMIT 1`).get() === undefined;
+  const empty =
+    mode === 'replace' || raw.prepare(`SELECT 1 FROM "${table.name}" LIMIT 1`).get() === undefined;
   if (mode === 'upsert' && !empty)
-    statement += updates.length ? ` ON CONFLICT("id") DO UPDATE SET ${updates.join(', ')}` : ' ON CONFLICT DO NOTHING';
+    statement += updates.length
+      ? ` ON CONFLICT("id") DO UPDATE SET ${updates.join(', ')}`
+      : ' ON CONFLICT DO NOTHING';
   // Into an empty table, secondary indexes are built once by finish() (one sort) instead of row by row
   // (scattered page writes that slow the load as the table grows). DDL is transactional in SQLite: a
   // failed job gets its indexes back with the rollback.
   const indexes = empty
     ? (raw
-        .prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`)
+        .prepare(
+          `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`,
+        )
         .all(table.name) as { name: string; sql: string }[])
     : [];
   for (const index of indexes) raw.exec(`DROP INDEX "${index.name.replace(/"/g, '""')}"`);

@@ -275,29 +275,31 @@ objectStoreContract('gcs (local JSON API server)', async () => {
 });
 
 describe('createStore', () => {
-  it('builds each backend from its URL', () => {
-    expect(createStore('file:./data', {})).toBeInstanceOf(FsStore);
-    expect(createStore('memory:', {})).toBeInstanceOf(MemoryStore);
-    const gcs = createStore('gs://my-bucket/backups/prod/', { endpoint: 'http://127.0.0.1:1' });
+  it('builds each backend from its URL', async () => {
+    expect(await createStore('file:./data', {})).toBeInstanceOf(FsStore);
+    expect(await createStore('memory:', {})).toBeInstanceOf(MemoryStore);
+    const gcs = await createStore('gs://my-bucket/backups/prod/', { endpoint: 'http://127.0.0.1:1' });
     expect(gcs).toBeInstanceOf(GcsStore);
     expect(gcs.url).toBe('gs://my-bucket/backups/prod');
-    const s3 = createStore('s3://my-bucket', { region: 'eu-west-1' });
+    const s3 = await createStore('s3://my-bucket', { region: 'eu-west-1' });
     expect(s3).toBeInstanceOf(S3Store);
     expect(s3.url).toBe('s3://my-bucket');
   });
 
-  it('refuses malformed URLs with a plain Error', () => {
+  it('refuses malformed URLs with a plain Error', async () => {
     const bad = ['', 'ftp://x', 'gs://', 's3://Bad_Bucket', 'gs://bucket/../x', 's3://bucket//x', 'file:'];
     for (const url of bad) {
-      expect(() => createStore(url, {}), url).toThrow(/STORAGE_URL/);
+      await expect(createStore(url, {}), url).rejects.toThrow(/STORAGE_URL/);
     }
-    expect(() => createStore('s3://bucket', { endpoint: 'localhost:9000' })).toThrow(/STORAGE_ENDPOINT/);
+    await expect(createStore('s3://bucket', { endpoint: 'localhost:9000' })).rejects.toThrow(
+      /STORAGE_ENDPOINT/,
+    );
   });
 
   it('talks to a server named by STORAGE_ENDPOINT', async () => {
     const server = await startGcsServer(['url-bucket']);
     try {
-      const store = createStore('gs://url-bucket/pre', { endpoint: server.endpoint });
+      const store = await createStore('gs://url-bucket/pre', { endpoint: server.endpoint });
       await store.check();
       await store.write('k', text('v'));
       expect((await readAll(await store.read('k'))).toString()).toBe('v');

@@ -9,7 +9,8 @@ export function tables({ caps, catalogue }: MigrationContext) {
       for (const table of catalogue.tables) await createTableFor(db, caps, table).execute();
     },
     async down(db: Kysely<any>) {
-      for (const table of [...catalogue.tables].reverse()) await db.schema.dropTable(table.name).ifExists().execute();
+      for (const table of [...catalogue.tables].reverse())
+        await db.schema.dropTable(table.name).ifExists().execute();
     },
   };
 }

@@ -38,9 +38,21 @@ export function serviceTables({ caps, kind }: MigrationContext) {
         .addColumn('raw', caps.types.text as 'text', (c) => c.notNull())
         .addColumn('created_at', when, (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('ix_rejects_table').on('dataport_rejects').columns(['table_name', 'id']).execute();
-      await db.schema.createIndex('ix_rejects_load').on('dataport_rejects').columns(['load_id', 'id']).execute();
-      await db.schema.createIndex('ix_loads_table').on('dataport_loads').columns(['table_name', 'started_at']).execute();
+      await db.schema
+        .createIndex('ix_rejects_table')
+        .on('dataport_rejects')
+        .columns(['table_name', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('ix_rejects_load')
+        .on('dataport_rejects')
+        .columns(['load_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('ix_loads_table')
+        .on('dataport_loads')
+        .columns(['table_name', 'started_at'])
+        .execute();
     },
     async down(db: Kysely<any>) {
       await db.schema.dropTable('dataport_rejects').ifExists().execute();

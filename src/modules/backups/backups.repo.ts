@@ -25,8 +25,9 @@ export interface Orphans {
 
 /**
  * Foreign-key values in `child.column` with no matching `parent.id`. Run inside a restore's
- * transaction, after its rows are written and before it commits, so it sees the final state; an
- * anti-join costs one pass over the child's foreign-key index whatever the number of rows.
+ * transaction, after its rows are written and before it commits, so it sees the final state. The
+ * distinct values come first (an index on the column makes that a skim of the index, a dozen values
+ * for millions of rows), and only those are joined to the parent.
  */
 export async function findOrphans(
   db: Kysely<any>,
@@ -35,21 +36,15 @@ export async function findOrphans(
   parent: string,
   limit: number,
 ): Promise<Orphans> {
-  // Aliases keep a self-reference (child === parent) unambiguous.
   const orphans = () =>
     db
-      .selectFrom(`${child} as c`)
-      .leftJoin(`${parent} as p`, `p.id`, `c.${column}`)
+      .selectFrom(db.selectFrom(child).select(sql.ref(column).as('fk')).distinct().as('d'))
+      .leftJoin(`${parent} as p`, 'p.id', 'd.fk')
       .where('p.id', 'is', null);
-  const rows = await orphans()
-    .select(sql.ref(`c.${column}`).as('fk'))
-    .distinct()
-    .orderBy('fk')
-    .limit(limit)
-    .execute();
+  const rows = await orphans().select('d.fk').orderBy('d.fk').limit(limit).execute();
   if (rows.length === 0) return { ids: [], count: 0 };
   const [{ n }] = await orphans()
-    .select(sql<number>`count(distinct ${sql.ref(`c.${column}`)})`.as('n'))
+    .select((eb) => eb.fn.countAll().as('n'))
     .execute();
   return { ids: rows.map((r) => Number(r.fk)), count: Number(n) };
 }
