@@ -6,6 +6,7 @@ import { Kysely, MysqlDialect } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+import { nativeWriter } from './native-writer.js';
 import { insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
@@ -42,9 +43,6 @@ export function decodeDatetime(value: unknown): string {
 const SESSION =
   "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO," +
   "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES,PIPES_AS_CONCAT', NAMES utf8mb4";
-
-/** Below this many rows a job writes with multi-row statements: a staging table costs more than it saves. */
-const NATIVE_FROM_ROWS = 1000;
 
 /** MariaDB 10.6+ / MySQL 8 through mysql2: a pool for requests, dedicated connections for jobs. */
 export function createMysqlEngine(url: string | ServerUrl): Engine {
@@ -169,120 +167,73 @@ interface JobParts {
 }
 
 /**
- * The native path into an empty table, or for a replace: one `LOAD DATA LOCAL INFILE` per write()
- * straight into the table on the job's connection (see `direct`). Upserts over existing rows: rows
- * stream into ONE `LOAD DATA LOCAL INFILE` into a staging table, on a second
- * connection, while the job's own connection stays free for the job's reads (the row gate) and the
- * reject log; finish() merges staging into the table inside the job's transaction. The staging table
- * is a real table (a temporary one lives on one connection only) and is dropped after the job ends.
+ * The native path (see nativeWriter) on MariaDB/MySQL: `LOAD DATA LOCAL INFILE` straight into the
+ * table on the job's connection, or into a staging table on a second connection, so that the job's
+ * own connection stays free for its reads (the row gate) and the reject log while the load runs. The
+ * staging table is a real table (a temporary one lives on one connection only), dropped after the job.
  *
  * Replace: `RENAME TABLE t TO old, staging TO t` is not used. InnoDB moves the foreign keys of child
  * tables along with the renamed table, so they would point at `old`; and RENAME commits the job. So
- * replace is DELETE + INSERT … SELECT inside the job's transaction, with FOREIGN_KEY_CHECKS off for
- * that swap only (the caller has proved the final state consistent) and back on afterwards, even on
- * error (and again before the connection returns to the pool).
+ * replace is DELETE + INSERT inside the job's transaction, with FOREIGN_KEY_CHECKS off for the swap
+ * only (the caller has proved the final state consistent) and back on afterwards, even on error (and
+ * again before the connection returns to the pool).
  */
 async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
   const columns = table.columns.map((c) => c.name);
   const datetimes = table.columns.map((c) => c.type === 'datetime');
   const list = columns.map(quote).join(', ');
-  let pending: Row[] = [];
-  let load: Load | null = null;
-  let written = 0;
-  let finished = false;
-  // An empty table, or a replace, loads straight into the table on the job's own connection: one
-  // LOAD DATA per write(), in the job's transaction, with no staging table and no second pass.
-  const direct = mode === 'replace' || (await isEmpty(job.conn, table.name));
-  // The statement of the previous write() runs in the server while the caller prepares the next batch.
-  let inflight: Promise<void> | null = null;
-  let started = false;
-  const loadDirect = async (rows: Row[]) => {
-    if (inflight) await inflight;
-    if (!started) {
-      started = true;
-      if (mode === 'replace') {
-        // Off until finish() (and reset before the connection returns to the pool, whatever happens).
-        await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 0');
-        await run(job.conn, `DELETE FROM ${quote(table.name)}`);
-      }
-    }
-    const text = Buffer.from(rows.map((r) => encodeLine(r, columns, datetimes)).join(''));
-    inflight = loadData(job.conn, table.name, list, () => Readable.from([text])).then((result) =>
-      checkLoad(job.conn, table.name, result, rows.length),
-    );
-    inflight.catch(() => undefined); // observed by the next write() or finish()
-  };
-
-  const startLoad = async (): Promise<Load> => {
-    const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
-    const side = await job.acquire();
-    job.afterwards.push(async () => {
-      await run(side, `DROP TABLE IF EXISTS ${quote(stage)}`).catch(() => undefined);
-      side.release();
-    });
-    const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
-    await run(
-      side,
-      `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-    );
-    const input = new PassThrough({ highWaterMark: 1 << 20 });
-    const done = loadData(side, stage, list, () => input);
-    done.catch(() => undefined); // observed in write() and finish()
-    job.afterwards.unshift(async () => {
-      if (!input.writableEnded) input.destroy(new Error('bulk job ended before the load finished'));
-      await done.catch(() => undefined);
-    });
-    return { stage, side, input, done };
-  };
-
-  const push = async (rows: Row[]) => {
-    load ??= await startLoad();
-    const text = rows.map((r) => encodeLine(r, columns, datetimes)).join('');
-    if (!load.input.write(text)) await Promise.race([once(load.input, 'drain'), load.done]);
-  };
-
-  return {
-    async write(rows) {
-      if (finished) throw new Error('write() after finish()');
-      written += rows.length;
-      if (direct && (started || pending.length + rows.length > NATIVE_FROM_ROWS)) {
-        const all = pending.length ? [...pending, ...rows] : rows;
-        pending = [];
-        if (all.length) await loadDirect(all);
-        return;
-      }
-      if (!load && pending.length + rows.length <= NATIVE_FROM_ROWS) {
-        pending.push(...rows);
-        return;
-      }
-      if (pending.length) {
-        const first = pending;
-        pending = [];
-        await push(first);
-      }
-      if (rows.length) await push(rows);
+  const target = quote(table.name);
+  const encode = (rows: Row[]) => rows.map((r) => encodeLine(r, columns, datetimes)).join('');
+  return nativeWriter({
+    direct: mode === 'replace' || (await isEmpty(job.conn, table.name)),
+    async beginDirect() {
+      if (mode !== 'replace') return;
+      // Off until endDirect() (and reset before the connection returns to the pool, whatever happens).
+      await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 0');
+      await run(job.conn, `DELETE FROM ${target}`);
     },
-    async finish() {
-      if (finished) return written;
-      finished = true;
-      const target = quote(table.name);
-      if (started) {
-        await inflight;
-        if (mode === 'replace') await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 1');
-        return written;
-      }
-      if (!load) {
-        // Few rows: multi-row statements on the job's connection, no staging table.
-        await swap(job.conn, mode, async () => {
-          if (mode === 'replace') await run(job.conn, `DELETE FROM ${target}`);
-          await insertRows(job.own, mysqlCaps, table, pending, { upsert: mode === 'upsert' });
-        });
-        return written;
-      }
-      load.input.end();
-      await checkLoad(load.side, table.name, await load.done, written);
+    loadDirect(rows) {
+      const text = Buffer.from(encode(rows));
+      return loadData(job.conn, table.name, list, () => Readable.from([text])).then((result) =>
+        checkLoad(job.conn, table.name, result, rows.length),
+      );
+    },
+    async endDirect() {
+      if (mode === 'replace') await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 1');
+    },
+    async openStaging() {
+      const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
+      const side = await job.acquire();
+      job.afterwards.push(async () => {
+        await run(side, `DROP TABLE IF EXISTS ${quote(stage)}`).catch(() => undefined);
+        side.release();
+      });
+      const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
+      await run(
+        side,
+        `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      );
+      const input = new PassThrough({ highWaterMark: 1 << 20 });
+      const done = loadData(side, stage, list, () => input);
+      done.catch(() => undefined); // observed in write() and end()
+      job.afterwards.unshift(async () => {
+        if (!input.writableEnded) input.destroy(new Error('bulk job ended before the load finished'));
+        await done.catch(() => undefined);
+      });
+      return {
+        stage,
+        async write(rows) {
+          if (!input.write(encode(rows))) await Promise.race([once(input, 'drain'), done]);
+        },
+        async end(expected) {
+          input.end();
+          await checkLoad(side, table.name, await done, expected);
+        },
+      };
+    },
+    async merge(stage) {
       const others = columns.slice(1).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
-      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(load.stage)} ORDER BY ${quote('id')}`;
+      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)} ORDER BY ${quote('id')}`;
       await swap(job.conn, mode, async () => {
         if (mode === 'replace') {
           await run(job.conn, `DELETE FROM ${target}`);
@@ -296,9 +247,14 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
           );
         }
       });
-      return written;
     },
-  };
+    async small(rows) {
+      await swap(job.conn, mode, async () => {
+        if (mode === 'replace') await run(job.conn, `DELETE FROM ${target}`);
+        await insertRows(job.own, mysqlCaps, table, rows, { upsert: mode === 'upsert' });
+      });
+    },
+  });
 }
 
 /** `LOAD DATA LOCAL` of tab-separated lines (see encodeLine) into `table`, from the stream `input` gives. */
@@ -330,13 +286,6 @@ async function checkLoad(conn: Conn, table: string, result: mysql.ResultSetHeade
 
 async function isEmpty(conn: Conn, table: string): Promise<boolean> {
   return ((await query(conn, `SELECT 1 FROM ${quote(table)} LIMIT 1`)) as unknown[]).length === 0;
-}
-
-interface Load {
-  stage: string;
-  side: Conn;
-  input: PassThrough;
-  done: Promise<mysql.ResultSetHeader>;
 }
 
 /** For replace: foreign-key checks off for the swap only, and on again whatever happens. */

@@ -8,6 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+import { nativeWriter } from './native-writer.js';
 import { insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
@@ -42,9 +43,6 @@ const types = {
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
-
-/** Below this many rows a job writes with multi-row statements: a staging table costs more than it saves. */
-const NATIVE_FROM_ROWS = 1000;
 
 /** PostgreSQL 13+ through pg: a pool for requests, dedicated connections for jobs. */
 export function createPostgresEngine(url: string | ServerUrl): Engine {
@@ -166,15 +164,13 @@ interface JobParts {
 }
 
 /**
- * The native path into an empty table, or for a replace: one `COPY` per write() straight into the table
- * on the job's client (see `direct`). Upserts over existing rows: rows stream into ONE
- * `COPY … FROM STDIN` (CSV) into an unlogged staging table on a
- * second connection, so the job's own connection stays free for its reads and the reject log while
- * the COPY runs; finish() merges staging into the table inside the job's transaction. (A temporary
- * table would live on one connection only.) The staging table is dropped after the job ends.
+ * The native path (see nativeWriter) on PostgreSQL: `COPY … FROM STDIN` (CSV) straight into the table
+ * on the job's client, or into an unlogged staging table on a second connection, so that the job's own
+ * connection stays free for its reads and the reject log while the COPY runs. (A temporary table would
+ * live on one connection only.) The staging table is dropped after the job ends.
  *
  * Replace: in the job's one transaction, `SET CONSTRAINTS ALL DEFERRED` (the catalogue's foreign keys
- * are DEFERRABLE INITIALLY IMMEDIATE), DELETE, INSERT … SELECT. The checks stay deferred to COMMIT, as
+ * are DEFERRABLE INITIALLY IMMEDIATE), DELETE, then the rows. The checks stay deferred to COMMIT, as
  * SQLite's defer_foreign_keys does: the caller may check references itself after finish() (with a
  * clearer error), or replace several related tables in one job; COMMIT still refuses a broken one.
  */
@@ -182,111 +178,63 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
   const columns = table.columns.map((c) => c.name);
   const datetimes = table.columns.map((c) => c.type === 'datetime');
   const list = columns.map(quote).join(', ');
-  let pending: Row[] = [];
-  let load: Load | null = null;
-  let written = 0;
-  let finished_ = false;
-  // An empty table, or a replace, takes the rows straight from COPY on the job's own client: one COPY
-  // per write(), in the job's transaction, with no staging table and no second pass.
-  const direct =
-    mode === 'replace' ||
-    (await job.client.query(`SELECT 1 FROM ${quote(table.name)} LIMIT 1`)).rowCount === 0;
-  // The COPY of the previous write() runs in the server while the caller prepares the next batch.
-  let inflight: Promise<void> | null = null;
-  let started = false;
-  const copyDirect = async (rows: Row[]) => {
-    if (inflight) await inflight;
-    if (!started) {
-      started = true;
-      if (mode === 'replace') {
-        await job.client.query('SET CONSTRAINTS ALL DEFERRED');
-        await job.client.query(`DELETE FROM ${quote(table.name)}`);
-      }
-    }
-    const input = job.client.query(
-      copyFrom(`COPY ${quote(table.name)} (${list}) FROM STDIN WITH (FORMAT csv)`),
-    );
-    input.end(encodeCsv(rows, columns, datetimes));
-    inflight = finished(input).then(() => {
-      const copied = (input as unknown as { rowCount: number }).rowCount;
-      if (copied !== rows.length)
-        throw new Error(`COPY into ${table.name} loaded ${copied} of ${rows.length} rows`);
-    });
-    inflight.catch(() => undefined); // observed by the next write() or finish()
+  const target = quote(table.name);
+  const copyInto = (client: pg.PoolClient, into: string) =>
+    client.query(copyFrom(`COPY ${quote(into)} (${list}) FROM STDIN WITH (FORMAT csv)`));
+  const checkCount = (input: ReturnType<typeof copyFrom>, expected: number) => {
+    const copied = (input as unknown as { rowCount: number }).rowCount;
+    if (copied !== expected) throw new Error(`COPY into ${table.name} loaded ${copied} of ${expected} rows`);
   };
-
-  const startLoad = async (): Promise<Load> => {
-    const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
-    const side = await job.pool.connect();
-    let sideBroken: Error | undefined;
-    job.afterwards.push(async () => {
-      await side.query(`DROP TABLE IF EXISTS ${quote(stage)}`).catch((e: Error) => (sideBroken = e));
-      side.release(sideBroken);
-    });
-    const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
-    await side.query(
-      `CREATE UNLOGGED TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')}))`,
-    );
-    const input = side.query(copyFrom(`COPY ${quote(stage)} (${list}) FROM STDIN WITH (FORMAT csv)`));
-    const done = finished(input);
-    done.catch(() => undefined); // observed in write() and finish()
-    job.afterwards.unshift(async () => {
-      if (!input.writableFinished) {
-        sideBroken = new Error('bulk job ended before the copy finished');
-        input.destroy(sideBroken);
-      }
-      await done.catch(() => undefined);
-    });
-    return { stage, input, done };
-  };
-
-  const push = async (rows: Row[]) => {
-    load ??= await startLoad();
-    const text = encodeCsv(rows, columns, datetimes);
-    if (!load.input.write(text)) await Promise.race([once(load.input, 'drain'), load.done]);
-  };
-
-  return {
-    async write(rows) {
-      if (finished_) throw new Error('write() after finish()');
-      written += rows.length;
-      if (direct && (started || pending.length + rows.length > NATIVE_FROM_ROWS)) {
-        const all = pending.length ? [...pending, ...rows] : rows;
-        pending = [];
-        if (all.length) await copyDirect(all);
-        return;
-      }
-      if (!load && pending.length + rows.length <= NATIVE_FROM_ROWS) {
-        pending.push(...rows);
-        return;
-      }
-      if (pending.length) {
-        const first = pending;
-        pending = [];
-        await push(first);
-      }
-      if (rows.length) await push(rows);
+  return nativeWriter({
+    direct: mode === 'replace' || (await job.client.query(`SELECT 1 FROM ${target} LIMIT 1`)).rowCount === 0,
+    async beginDirect() {
+      if (mode !== 'replace') return;
+      await job.client.query('SET CONSTRAINTS ALL DEFERRED');
+      await job.client.query(`DELETE FROM ${target}`);
     },
-    async finish() {
-      if (finished_) return written;
-      finished_ = true;
-      const target = quote(table.name);
-      if (started) {
-        await inflight;
-        return written;
-      }
-      if (!load) {
-        await swap(job.client, mode, async () => {
-          if (mode === 'replace') await job.client.query(`DELETE FROM ${target}`);
-          await insertRows(job.own, postgresCaps, table, pending, { upsert: mode === 'upsert' });
-        });
-        return written;
-      }
-      load.input.end();
-      await load.done;
-      const copied = (load.input as unknown as { rowCount: number }).rowCount;
-      if (copied !== written) throw new Error(`COPY into ${table.name} loaded ${copied} of ${written} rows`);
-      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(load.stage)} ORDER BY ${quote('id')}`;
+    loadDirect(rows) {
+      const input = copyInto(job.client, table.name);
+      input.end(encodeCsv(rows, columns, datetimes));
+      return finished(input).then(() => checkCount(input, rows.length));
+    },
+    async endDirect() {},
+    async openStaging() {
+      const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
+      const side = await job.pool.connect();
+      let sideBroken: Error | undefined;
+      job.afterwards.push(async () => {
+        await side.query(`DROP TABLE IF EXISTS ${quote(stage)}`).catch((e: Error) => (sideBroken = e));
+        side.release(sideBroken);
+      });
+      const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
+      await side.query(
+        `CREATE UNLOGGED TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')}))`,
+      );
+      const input = copyInto(side, stage);
+      const done = finished(input);
+      done.catch(() => undefined); // observed in write() and end()
+      job.afterwards.unshift(async () => {
+        if (!input.writableFinished) {
+          sideBroken = new Error('bulk job ended before the copy finished');
+          input.destroy(sideBroken);
+        }
+        await done.catch(() => undefined);
+      });
+      return {
+        stage,
+        async write(rows) {
+          if (!input.write(encodeCsv(rows, columns, datetimes)))
+            await Promise.race([once(input, 'drain'), done]);
+        },
+        async end(expected) {
+          input.end();
+          await done;
+          checkCount(input, expected);
+        },
+      };
+    },
+    async merge(stage) {
+      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)} ORDER BY ${quote('id')}`;
       const updates = columns.slice(1).map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
       await swap(job.client, mode, async () => {
         if (mode === 'replace') {
@@ -298,15 +246,14 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
           );
         }
       });
-      return written;
     },
-  };
-}
-
-interface Load {
-  stage: string;
-  input: ReturnType<typeof copyFrom>;
-  done: Promise<void>;
+    async small(rows) {
+      await swap(job.client, mode, async () => {
+        if (mode === 'replace') await job.client.query(`DELETE FROM ${target}`);
+        await insertRows(job.own, postgresCaps, table, rows, { upsert: mode === 'upsert' });
+      });
+    },
+  });
 }
 
 async function swap(client: pg.PoolClient, mode: WriteMode, fn: () => Promise<void>) {
