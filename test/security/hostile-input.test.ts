@@ -38,10 +38,10 @@ describe.each(testEngines())('hostile input on $name', (engine) => {
 
   describe('CSV, as a historic file and as a text/csv payload', () => {
     const refusedWhole: [string, string | Buffer, RegExp][] = [
-      ['an unterminated quote', '20,ok\n21,"never closed\n22,fine\n', /starting after line 1\b/],
+      ['an unterminated quote', '20,ok\n21,"never closed\n22,fine\n', /starting on line 2\b/],
       ['an empty file', '', /no rows/],
       ['only blank lines', '\n\n\r\n\n', /no rows/],
-      ['a record over 16 MiB', `21,${'x'.repeat(17 * 1024 * 1024)}\n`, /starting after line 0\b/],
+      ['a record over 16 MiB', `21,${'x'.repeat(17 * 1024 * 1024)}\n`, /starting on line 1\b/],
     ];
     it.each(refusedWhole)('%s: 422 invalid_csv, nothing written', async (_name, text, message) => {
       const res = await historic(text);
