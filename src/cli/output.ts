@@ -1,3 +1,6 @@
+import type { InsertResult } from '../modules/inserts/inserts.service.js';
+import type { LoadResult } from '../modules/loads/loads.service.js';
+import type { listTableRejects } from '../modules/rejects/rejects.service.js';
 import type { DepartmentsAboveMean, HiredByQuarter } from '../modules/metrics/metrics.service.js';
 
 /** Human-readable forms of the services' results; `--json` prints the objects themselves instead. */
@@ -40,46 +43,20 @@ export function keyValues(result: object): string {
   );
 }
 
-export function loadText(r: {
-  table: string;
-  source: string;
-  load_id: string;
-  rows_read: number;
-  loaded: number;
-  rejected: number;
-}) {
+export function loadText(r: LoadResult) {
   let text = `${r.table}: read ${r.rows_read} rows from ${r.source}: ${r.loaded} loaded, ${r.rejected} rejected (load ${r.load_id})\n`;
   if (r.rejected > 0) text += `see the rejects: dataport rejects ${r.table} --load-id ${r.load_id}\n`;
   return text;
 }
 
-export function insertText(r: {
-  table: string;
-  load_id: string;
-  received: number;
-  inserted: number;
-  rejected: number;
-  rejects: { index: number; column: string | null; reason: string; message: string }[];
-}) {
+export function insertText(r: InsertResult) {
   let text = `${r.table}: ${r.received} rows received, ${r.inserted} inserted, ${r.rejected} rejected (load ${r.load_id})\n`;
   for (const x of r.rejects)
     text += `  row ${x.index}: ${x.reason}${x.column ? ` (${x.column})` : ''}: ${x.message}\n`;
   return text;
 }
 
-export function rejectsText(r: {
-  table: string;
-  total: number;
-  rejects: {
-    load_id: string;
-    line?: number;
-    index?: number;
-    column: string | null;
-    reason: string;
-    message: string;
-    raw: string;
-  }[];
-}) {
+export function rejectsText(r: Awaited<ReturnType<typeof listTableRejects>>) {
   let text = `${r.table}: ${r.total} rejects${r.total > r.rejects.length ? ` (showing ${r.rejects.length}, newest first)` : ''}\n`;
   for (const x of r.rejects) {
     const where = x.line !== undefined ? `line ${x.line}` : x.index !== undefined ? `row ${x.index}` : 'row';
