@@ -9,7 +9,7 @@ import { checkFields, checkObject, type Checked } from '../../tables/validate.js
 import { csvRecords } from '../loads/csv-records.js';
 import { RowGate } from '../loads/gate.js';
 import { reject } from '../loads/loads.service.js';
-import { failRun, finishRun, startRun } from '../loads/runs.repo.js';
+import { recordRun } from '../loads/runs.repo.js';
 import { insertRejects, type RejectRecord } from '../rejects/rejects.repo.js';
 
 export const MAX_BATCH = 1000;
@@ -57,7 +57,13 @@ export async function insertBatch(
   const { engine } = ctx;
   const loadId = randomUUID();
   const started = Date.now();
-  await startRun(engine.db, { id: loadId, table: table.name, kind: 'payload', source });
+  const run = {
+    id: loadId,
+    table: table.name,
+    kind: 'payload' as const,
+    source,
+    startedAt: new Date().toISOString(),
+  };
   let result: InsertResult;
   try {
     result = await withRetry(ctx, () =>
@@ -78,11 +84,17 @@ export async function insertBatch(
         const refuseAll = options.atomic === true && rejects.length > 0;
         if (!refuseAll) await insertRows(trx, engine.caps, table, rows);
         await insertRejects(trx, rejects);
+        const inserted = refuseAll ? 0 : rows.length;
+        await recordRun(trx, run, {
+          rows_read: candidates.length,
+          loaded: inserted,
+          rejected: rejects.length,
+        });
         return {
           table: table.name,
           load_id: loadId,
           received: candidates.length,
-          inserted: refuseAll ? 0 : rows.length,
+          inserted,
           rejected: rejects.length,
           rejects: rejects.map((r) => ({
             index: r.row_index!,
@@ -94,14 +106,9 @@ export async function insertBatch(
       }),
     );
   } catch (e) {
-    await failRun(engine.db, loadId, (e as Error).message).catch(() => undefined);
+    await recordRun(engine.db, run, { error: (e as Error).message }).catch(() => undefined);
     throw e;
   }
-  await finishRun(engine.db, loadId, {
-    rows_read: result.received,
-    loaded: result.inserted,
-    rejected: result.rejected,
-  });
   const reasons = countReasons(result.rejects);
   ctx.metrics.rows(table.name, 'payload', result.inserted, reasons);
   ctx.log.info(

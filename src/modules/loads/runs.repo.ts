@@ -26,6 +26,31 @@ export async function startRun(
     .execute();
 }
 
+/**
+ * Records a short run whole, inside the caller's transaction: a batch insert commits its rows, its
+ * rejects and its run together, one commit (one disk flush) instead of three.
+ */
+export async function recordRun(
+  db: Kysely<any>,
+  run: { id: string; table: string; kind: RunKind; source: string; startedAt: string },
+  outcome: RunTotals | { error: string },
+) {
+  const done = 'error' in outcome;
+  await db
+    .insertInto('dataport_loads')
+    .values({
+      id: run.id,
+      table_name: run.table,
+      kind: run.kind,
+      source: run.source,
+      status: done ? 'failed' : 'succeeded',
+      ...(done ? { error: outcome.error.slice(0, 2000) } : outcome),
+      started_at: run.startedAt,
+      finished_at: new Date().toISOString(),
+    })
+    .execute();
+}
+
 export async function finishRun(db: Kysely<any>, id: string, totals: RunTotals) {
   await db
     .updateTable('dataport_loads')
