@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { demoCatalogue } from '../src/tables/demo.js';
+import type { Reason } from '../src/tables/validate.js';
 
 /**
  * Deterministic sample and benchmark data for the demo tables. Every file is streamed (the benchmark
@@ -21,7 +22,7 @@ export const rejectReasons = [
   'unknown_reference',
   'duplicate_id',
   'wrong_field_count',
-] as const;
+] as const satisfies readonly Reason[];
 export type RejectReason = (typeof rejectReasons)[number];
 
 export const sampleTables = ['departments', 'jobs', 'hired_employees'] as const;

@@ -1,6 +1,3 @@
-import { readdir, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -10,6 +7,7 @@ import { markInterrupted } from './modules/loads/runs.repo.js';
 import { TableLocks } from './modules/locks.js';
 import { Metrics } from './observability/metrics.js';
 import { createLogger as createJsonLogger } from './logging.js';
+import { FsStore } from './storage/fs-store.js';
 import { createStore } from './storage/from-url.js';
 import type { ObjectStore } from './storage/types.js';
 import { Catalogue, defaultCatalogue } from './tables/catalogue.js';
@@ -53,7 +51,7 @@ export async function openContext(config: Config, options: OpenOptions = {}): Pr
   };
   try {
     // Asked first, on the pool's first connection, so that none of our own connections count.
-    const alone = options.sweep ? await aloneOnDatabase(ctx).catch(() => false) : false;
+    const alone = options.sweep ? (await engine.otherSessions().catch(() => 1)) === 0 : false;
     if (config.migrateOnStart) {
       const { applied, current } = await migrateToLatest(ctx.migrator);
       if (applied.length) log.info({ applied, current }, 'migrations applied');
@@ -79,42 +77,8 @@ export async function closeContext(ctx: Context): Promise<void> {
   await ctx.engine.close();
 }
 
-/** Temporary objects of FsStore (src/storage/fs-store.ts): written next to the key, renamed at the end. */
-const FS_TEMP_MARK = '.dataport-tmp-';
 /** A temporary file untouched this long belongs to no live writer, whoever else is running. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
-const STAGE = /^dataport_stage_[0-9a-f]+$/;
-
-/**
- * Per engine, the catalogue queries the start-up sweep needs: other dataport sessions on this database
- * (PostgreSQL: by application_name; MariaDB: same user and database), and leftover staging tables
- * (SQLite stages nothing, and a SQLite file serves one process).
- */
-const SWEEP_SQL = {
-  sqlite: { others: null, stages: null },
-  mysql: {
-    others: sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
-      WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND USER = SUBSTRING_INDEX(USER(), '@', 1)`,
-    stages: sql<{ name: string }>`SELECT TABLE_NAME AS name FROM information_schema.TABLES
-      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'dataport\\_stage\\_%'`,
-  },
-  postgres: {
-    others: sql<{ n: number }>`SELECT COUNT(*) AS n FROM pg_stat_activity
-      WHERE datname = current_database() AND application_name = 'dataport' AND pid <> pg_backend_pid()`,
-    stages: sql<{ name: string }>`SELECT tablename AS name FROM pg_tables
-      WHERE schemaname = current_schema() AND tablename LIKE 'dataport\\_stage\\_%'`,
-  },
-} as const;
-
-/** True when no other dataport process holds a connection to this database. */
-async function aloneOnDatabase(ctx: Context): Promise<boolean> {
-  const query = SWEEP_SQL[ctx.engine.kind].others;
-  if (!query) return true;
-  return ctx.engine.db.connection().execute(async (conn) => {
-    const { rows } = await query.execute(conn);
-    return Number(rows[0]?.n ?? 0) === 0;
-  });
-}
 
 /**
  * After a crash or SIGKILL the database has rolled the dead process's jobs back, but it leaves: its runs
@@ -129,42 +93,12 @@ async function sweepLeftovers(ctx: Context, alone: boolean): Promise<void> {
   try {
     if (alone) {
       done.interrupted_runs = await markInterrupted(ctx.engine.db);
-      const stages = SWEEP_SQL[ctx.engine.kind].stages;
-      const { rows } = stages ? await stages.execute(ctx.engine.db) : { rows: [] };
-      for (const { name } of rows) {
-        if (!STAGE.test(name)) continue;
-        await sql`DROP TABLE IF EXISTS ${sql.table(name)}`.execute(ctx.engine.db);
-        done.staging_tables++;
-      }
+      done.staging_tables = await ctx.engine.dropStagingTables();
     }
-    if (ctx.store.url.startsWith('file:')) {
-      done.temp_files = await sweepTempFiles(path.resolve(ctx.store.url.slice('file:'.length)), alone);
-    }
+    if (ctx.store instanceof FsStore) done.temp_files = await ctx.store.sweepTemp(alone ? 0 : STALE_TEMP_MS);
   } catch (err) {
     ctx.log.warn({ err, ...done }, 'start-up clean-up failed part-way; the service starts anyway');
     return;
   }
   ctx.log.info(done, 'start-up clean-up');
-}
-
-async function sweepTempFiles(dir: string, alone: boolean): Promise<number> {
-  let removed = 0;
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const entry of entries) {
-    const file = path.join(dir, entry.name);
-    if (entry.isDirectory()) removed += await sweepTempFiles(file, alone);
-    else if (entry.isFile() && entry.name.startsWith(FS_TEMP_MARK)) {
-      const info = await stat(file).catch(() => null);
-      if (info && (alone || Date.now() - info.mtimeMs > STALE_TEMP_MS)) {
-        await rm(file, { force: true });
-        removed++;
-      }
-    }
-  }
-  return removed;
 }

@@ -62,6 +62,12 @@ export interface Engine {
   bulkJob<T>(fn: (job: BulkJob) => Promise<T>): Promise<T>;
   /** Runs `fn` in one read-only transaction that sees a single consistent snapshot. */
   snapshot<T>(fn: (db: Kysely<any>) => Promise<T>): Promise<T>;
+  /**
+   * Leftovers of killed processes, for the start-up sweep: how many other dataport sessions hold a
+   * connection to this database, and a way to drop the staging tables (`dataport_stage_*`) it left.
+   */
+  otherSessions(): Promise<number>;
+  dropStagingTables(): Promise<number>;
   /** What a driver error means to us; null when it is none of these. */
   classify(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null;
   close(): Promise<void>;

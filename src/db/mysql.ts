@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { Kysely, MysqlDialect } from 'kysely';
+import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
 import { nativeWriter } from './native-writer.js';
-import { insertRows } from './rows.js';
+import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
 type Conn = mysql.PoolConnection;
@@ -132,6 +132,18 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     snapshot: (fn) =>
       onOwnConnection(['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY'], (_conn, own) => fn(own)),
     classify: classifyMysql,
+    otherSessions: async () => {
+      const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
+        WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND USER = SUBSTRING_INDEX(USER(), '@', 1)`.execute(
+        db,
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+    dropStagingTables: async () => {
+      const { rows } = await sql<{ name: string }>`SELECT TABLE_NAME AS name FROM information_schema.TABLES
+        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'dataport\\_stage\\_%'`.execute(db);
+      return dropStages(db, rows);
+    },
     close: () => db.destroy(),
   };
 }

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
 import { nativeWriter } from './native-writer.js';
-import { insertRows } from './rows.js';
+import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
 export const postgresCaps: DialectCaps = {
@@ -120,6 +120,18 @@ export function createPostgresEngine(url: string | ServerUrl): Engine {
         return fn(own);
       }),
     classify: classifyPostgres,
+    otherSessions: async () => {
+      const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = 'dataport' AND pid <> pg_backend_pid()`.execute(
+        db,
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+    dropStagingTables: async () => {
+      const { rows } = await sql<{ name: string }>`SELECT tablename AS name FROM pg_tables
+        WHERE schemaname = current_schema() AND tablename LIKE 'dataport\\_stage\\_%'`.execute(db);
+      return dropStages(db, rows);
+    },
     close: () => db.destroy(),
   };
 }

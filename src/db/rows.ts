@@ -99,3 +99,10 @@ export async function createStatementWriter(
     },
   };
 }
+
+/** Drops the `dataport_stage_*` tables that `names` lists (a killed job's leftovers); answers how many. */
+export async function dropStages(db: Kysely<any>, names: { name: string }[]): Promise<number> {
+  const stages = names.map((r) => r.name).filter((n) => /^dataport_stage_[0-9a-f]+$/.test(n));
+  for (const name of stages) await sql`DROP TABLE IF EXISTS ${sql.table(name)}`.execute(db);
+  return stages.length;
+}

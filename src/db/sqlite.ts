@@ -65,6 +65,9 @@ export function createSqliteEngine(file: string): Engine {
         fn({ db: own, writer: (table, mode) => sqliteWriter(raw, table, mode) } satisfies BulkJob),
       ),
     snapshot: (fn) => onOwnConnection({ readonly: true }, 'BEGIN', (_raw, own) => fn(own)),
+    // A SQLite file serves one process, and SQLite jobs stage nothing.
+    otherSessions: async () => 0,
+    dropStagingTables: async () => 0,
     classify(err) {
       const code = (err as { code?: unknown })?.code;
       if (typeof code !== 'string') return null;

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../db/engine.js';
-import { AppError, type ErrorCode, errorStatus } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 
 /**
  * The one place where errors become HTTP answers: `{ error: { code, message } }`. A caller's mistake
@@ -68,8 +68,6 @@ function messageFor(code: ErrorCode, err: FastifyError): string {
   if (code === 'unsupported_media_type') return 'send application/json or text/csv';
   return err.message;
 }
-
-export { errorStatus };
 
 /**
  * Errors Fastify raises before routing (a path segment over maxParamLength, bad percent-encoding), in

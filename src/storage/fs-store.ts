@@ -88,6 +88,27 @@ export class FsStore implements ObjectStore {
     });
   }
 
+  /**
+   * Removes temporary files that killed writers left behind: all of them, or with `olderThanMs` only
+   * those untouched that long (a live writer may own a newer one). Answers how many.
+   */
+  async sweepTemp(olderThanMs = 0, dir = this.root): Promise<number> {
+    let removed = 0;
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) removed += await this.sweepTemp(olderThanMs, file);
+      else if (entry.isFile() && entry.name.startsWith(TEMP_MARK)) {
+        const info = await stat(file).catch(() => null);
+        if (info && Date.now() - info.mtimeMs >= olderThanMs) {
+          await rm(file, { force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
   async check(): Promise<void> {
     await mkdir(this.root, { recursive: true }).catch((e) => {
       throw wrap(e, '');

@@ -10,17 +10,8 @@ import type { Row } from '../../src/tables/types.js';
 
 export const catalogue = defaultCatalogue();
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same kill points. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG: the same seed gives the same kill points (the sample generator's mulberry32). */
+export { mulberry32 as random } from '../../scripts/sample-data.js';
 
 /** Order-independent fingerprint of a set of rows (sorted by id): count and a hash of their values. */
 export function fingerprint(rows: Row[]): { rows: number; sha256: string } {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, createTestApp, putHistoric, type TestApp } from '../helpers/app.js';
+import { HEADER } from '../../src/modules/backups/avro-decoder.js';
 import { testEngines } from '../helpers/engines.js';
 import { fingerprint, jobsCsv, jobsRows, random, tableRows } from '../reliability/helpers.js';
 
@@ -14,15 +15,6 @@ import { fingerprint, jobsCsv, jobsRows, random, tableRows } from '../reliabilit
  */
 const HOSTILE_KEY = 'database/jobs/backup/jobs-20990101T000000000Z.avro';
 const LONG = avro.Type.forSchema('long');
-const HEADER = avro.Type.forSchema({
-  type: 'record',
-  name: 'org.apache.avro.file.Header',
-  fields: [
-    { name: 'magic', type: { type: 'fixed', name: 'Magic', size: 4 } },
-    { name: 'meta', type: { type: 'map', values: 'bytes' } },
-    { name: 'sync', type: { type: 'fixed', name: 'Sync', size: 16 } },
-  ],
-});
 const JOBS_SCHEMA = {
   type: 'record',
   name: 'jobs',

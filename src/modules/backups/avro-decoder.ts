@@ -9,8 +9,8 @@ import { avroTypeFor, crc32, MAX_BLOCK_BYTES, snappy } from './avro.js';
 const MAX_HEADER_BYTES = 8 * 1024 * 1024;
 const MAGIC = Buffer.from('Obj\x01', 'latin1');
 const LONG = avro.Type.forSchema('long');
-// Same layout as avsc's own header type; we parse the framing ourselves (see AvroDecoder).
-const HEADER = avro.Type.forSchema({
+/** The object container file header (avsc's own layout); we parse the framing ourselves (see AvroDecoder). */
+export const HEADER = avro.Type.forSchema({
   type: 'record',
   name: 'org.apache.avro.file.Header',
   fields: [

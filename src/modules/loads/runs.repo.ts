@@ -8,21 +8,29 @@ export interface RunTotals {
   rejected: number;
 }
 
+interface RunInfo {
+  id: string;
+  table: string;
+  kind: RunKind;
+  source: string;
+}
+
+function runRow(run: RunInfo, status: string, startedAt: string) {
+  return {
+    id: run.id,
+    table_name: run.table,
+    kind: run.kind,
+    source: run.source,
+    status,
+    started_at: startedAt,
+  };
+}
+
 /** Records that a load started, before its own transaction begins, so an interrupted one stays visible. */
-export async function startRun(
-  db: Kysely<any>,
-  run: { id: string; table: string; kind: RunKind; source: string },
-) {
+export async function startRun(db: Kysely<any>, run: RunInfo) {
   await db
     .insertInto('dataport_loads')
-    .values({
-      id: run.id,
-      table_name: run.table,
-      kind: run.kind,
-      source: run.source,
-      status: 'running',
-      started_at: new Date().toISOString(),
-    })
+    .values(runRow(run, 'running', new Date().toISOString()))
     .execute();
 }
 
@@ -32,20 +40,15 @@ export async function startRun(
  */
 export async function recordRun(
   db: Kysely<any>,
-  run: { id: string; table: string; kind: RunKind; source: string; startedAt: string },
+  run: RunInfo & { startedAt: string },
   outcome: RunTotals | { error: string },
 ) {
-  const done = 'error' in outcome;
+  const failed = 'error' in outcome;
   await db
     .insertInto('dataport_loads')
     .values({
-      id: run.id,
-      table_name: run.table,
-      kind: run.kind,
-      source: run.source,
-      status: done ? 'failed' : 'succeeded',
-      ...(done ? { error: outcome.error.slice(0, 2000) } : outcome),
-      started_at: run.startedAt,
+      ...runRow(run, failed ? 'failed' : 'succeeded', run.startedAt),
+      ...(failed ? { error: outcome.error.slice(0, 2000) } : outcome),
       finished_at: new Date().toISOString(),
     })
     .execute();
