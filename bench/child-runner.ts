@@ -26,7 +26,8 @@ export interface ChildResult {
   result: unknown;
 }
 
-const CHILD = ['--import', 'tsx', 'bench/child.ts'];
+// Compiled dist/ in plain Node, as production runs it (see bench/child.mjs).
+const CHILD = ['bench/child.mjs'];
 
 function start(op: string, env: Record<string, string>) {
   // BENCH_PROF=dir writes a CPU profile of every dataport operation there (node --cpu-prof).

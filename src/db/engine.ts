@@ -34,6 +34,11 @@ export interface DialectCaps {
  */
 export interface BulkWriter {
   write(rows: Row[]): Promise<void>;
+  /**
+   * Runs `fn` (a write of the job's own, e.g. the reject log) while no bulk statement holds the job's
+   * connection. Costly on engines that stream (it ends the statement): batch what you write here.
+   */
+  between<T>(fn: () => Promise<T>): Promise<T>;
   /** Flushes what is buffered and applies it to the table; answers the rows written. */
   finish(): Promise<number>;
 }
@@ -43,8 +48,13 @@ export type WriteMode = 'upsert' | 'replace';
 
 /** A transaction on a connection of its own, for one long load or restore. */
 export interface BulkJob {
-  /** Kysely bound to the job's transaction: reads see, and writes join, the job. */
+  /** Kysely bound to the job's transaction: reads see, and writes join, the job (see BulkWriter.between). */
   readonly db: Kysely<any>;
+  /**
+   * For reads that need not see the job's own writes (ids in other tables, for the data rules): free
+   * while a writer streams a bulk statement over the job's connection. Committed data only.
+   */
+  readonly lookups: Kysely<any>;
   writer(table: TableDef, mode: WriteMode): Promise<BulkWriter>;
 }
 

@@ -6,7 +6,7 @@ import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
-import { nativeWriter } from './native-writer.js';
+import { nativeWriter, type StreamLoad } from './native-writer.js';
 import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
@@ -84,22 +84,27 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
       pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))),
     );
 
-  /** Runs `fn` on a connection of its own, between `begin` and COMMIT (ROLLBACK when it throws). */
+  /**
+   * Runs `fn` on a connection of its own, between `begin` and COMMIT (ROLLBACK when it throws). A
+   * writer streaming into the connection registers an abort, run before the ROLLBACK can be sent.
+   */
   async function onOwnConnection<T>(
     begin: string[],
-    fn: (conn: Conn, own: Kysely<any>, afterwards: (() => Promise<void>)[]) => Promise<T>,
+    fn: (job: Omit<JobParts, 'acquire'>) => Promise<T>,
   ): Promise<T> {
     const conn = await acquire();
     const own = new Kysely<any>({ dialect: new MysqlDialect({ pool: pinned(conn) }) });
     const afterwards: (() => Promise<void>)[] = [];
+    const aborts: (() => Promise<void>)[] = [];
     let healthy = true;
     try {
       for (const statement of begin) await run(conn, statement);
       try {
-        const result = await fn(conn, own, afterwards);
+        const result = await fn({ conn, own, afterwards, aborts });
         await run(conn, 'COMMIT');
         return result;
       } catch (e) {
+        for (const abort of aborts) await abort().catch(() => (healthy = false));
         await run(conn, 'ROLLBACK').catch(() => (healthy = false));
         throw e;
       }
@@ -121,16 +126,15 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     // READ COMMITTED: the merge must see the staging table, which another connection creates and fills
     // after the job's first read (under REPEATABLE READ InnoDB refuses a table newer than the read view).
     bulkJob: (fn) =>
-      onOwnConnection(
-        ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'],
-        (conn, own, afterwards) =>
-          fn({
-            db: own,
-            writer: (table, mode) => mysqlWriter({ conn, own, acquire, afterwards }, table, mode),
-          } satisfies BulkJob),
+      onOwnConnection(['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'], (job) =>
+        fn({
+          db: job.own,
+          lookups: db,
+          writer: (table, mode) => mysqlWriter({ ...job, acquire }, table, mode),
+        } satisfies BulkJob),
       ),
     snapshot: (fn) =>
-      onOwnConnection(['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY'], (_conn, own) => fn(own)),
+      onOwnConnection(['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY'], ({ own }) => fn(own)),
     classify: classifyMysql,
     otherSessions: async () => {
       const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
@@ -175,7 +179,10 @@ interface JobParts {
   conn: Conn;
   own: Kysely<any>;
   acquire: () => Promise<Conn>;
+  /** Run after the job's connection is released, whatever happened. */
   afterwards: (() => Promise<void>)[];
+  /** Run when the job fails, before its ROLLBACK. */
+  aborts: (() => Promise<void>)[];
 }
 
 /**
@@ -196,7 +203,7 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
   const list = columns.map(quote).join(', ');
   const target = quote(table.name);
   const encode = (rows: Row[]) => rows.map((r) => encodeLine(r, columns, datetimes)).join('');
-  return nativeWriter({
+  const writer = nativeWriter({
     direct: mode === 'replace' || (await isEmpty(job.conn, table.name)),
     async beginDirect() {
       if (mode !== 'replace') return;
@@ -204,12 +211,7 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
       await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 0');
       await run(job.conn, `DELETE FROM ${target}`);
     },
-    loadDirect(rows) {
-      const text = Buffer.from(encode(rows));
-      return loadData(job.conn, table.name, list, () => Readable.from([text])).then((result) =>
-        checkLoad(job.conn, table.name, result, rows.length),
-      );
-    },
+    openDirect: async () => streamLoad(job.conn, table.name, list, encode),
     async endDirect() {
       if (mode === 'replace') await run(job.conn, 'SET FOREIGN_KEY_CHECKS = 1');
     },
@@ -225,23 +227,9 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
         side,
         `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
-      const input = new PassThrough({ highWaterMark: 1 << 20 });
-      const done = loadData(side, stage, list, () => input);
-      done.catch(() => undefined); // observed in write() and end()
-      job.afterwards.unshift(async () => {
-        if (!input.writableEnded) input.destroy(new Error('bulk job ended before the load finished'));
-        await done.catch(() => undefined);
-      });
-      return {
-        stage,
-        async write(rows) {
-          if (!input.write(encode(rows))) await Promise.race([once(input, 'drain'), done]);
-        },
-        async end(expected) {
-          input.end();
-          await checkLoad(side, table.name, await done, expected);
-        },
-      };
+      const load = streamLoad(side, stage, list, encode, table.name);
+      job.afterwards.unshift(() => load.abort());
+      return { stage, ...load };
     },
     async merge(stage) {
       const others = columns.slice(1).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
@@ -267,6 +255,41 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
       });
     },
   });
+  job.aborts.push(() => writer.abort());
+  return writer;
+}
+
+/**
+ * One `LOAD DATA LOCAL` into `into` on `conn`, fed by a stream that rows are written to as they come.
+ * `name` is the table users know, for messages.
+ */
+function streamLoad(
+  conn: Conn,
+  into: string,
+  list: string,
+  encode: (rows: Row[]) => string,
+  name = into,
+): StreamLoad {
+  const input = new PassThrough({ highWaterMark: 1 << 20 });
+  const done = loadData(conn, into, list, () => input);
+  done.catch(() => undefined); // observed in write(), end() and abort()
+  return {
+    async write(rows) {
+      if (!input.write(encode(rows))) await Promise.race([once(input, 'drain'), done]);
+    },
+    async end(expected) {
+      input.end();
+      await checkLoad(conn, name, await done, expected);
+    },
+    // Ends the statement cleanly rather than with an error: the rows it took are rolled back with the
+    // job (or dropped with the staging table), and mysql2 hangs on a stream destroyed before the
+    // server asked for it.
+    async abort() {
+      if (input.writableEnded) return;
+      input.end();
+      await done.catch(() => undefined);
+    },
+  };
 }
 
 /** `LOAD DATA LOCAL` of tab-separated lines (see encodeLine) into `table`, from the stream `input` gives. */

@@ -4,24 +4,30 @@ import type { BulkWriter } from './engine.js';
 /** Below this many rows a job writes with multi-row statements: a bulk statement costs more than it saves. */
 export const NATIVE_FROM_ROWS = 1000;
 
-/** One bulk statement (LOAD DATA, COPY) streaming into a staging table on a second connection. */
-export interface StagingLoad {
-  stage: string;
+/** One bulk statement (LOAD DATA, COPY) that rows stream into until end(). */
+export interface StreamLoad {
   /** Streams rows into the statement; resolves when it can take more. */
   write(rows: Row[]): Promise<void>;
   /** Ends the statement; resolves when the database has taken exactly `expected` rows. */
   end(expected: number): Promise<void>;
+  /** Ends the statement early (the job is failing and will roll back); resolves when the connection is free. */
+  abort(): Promise<void>;
+}
+
+/** A bulk statement into a new staging table on a second connection. */
+export interface StagingLoad extends StreamLoad {
+  stage: string;
 }
 
 /** The engine-specific steps of a native bulk path; `nativeWriter` decides which to take, and when. */
 export interface NativeSteps {
   /** Rows may go straight into the table: it is empty, or the job replaces it. */
   direct: boolean;
-  /** Before the first direct batch (a replace defers foreign-key checks and empties the table). */
+  /** Before the first direct statement (a replace defers foreign-key checks and empties the table). */
   beginDirect(): Promise<void>;
-  /** Starts one bulk statement of `rows` straight into the table; resolves when its count is checked. */
-  loadDirect(rows: Row[]): Promise<void>;
-  /** After the last direct batch. */
+  /** Opens one bulk statement straight into the table, on the job's connection. */
+  openDirect(): Promise<StreamLoad>;
+  /** After the last direct statement. */
   endDirect(): Promise<void>;
   /** Opens one bulk statement into a new staging table. */
   openStaging(): Promise<StagingLoad>;
@@ -33,26 +39,27 @@ export interface NativeSteps {
 
 /**
  * The bulk writer shared by the server engines. A job of a few rows uses multi-row statements. Into an
- * empty table (or a replace) each write() is one bulk statement straight into the table, and it runs
- * in the server while the caller prepares the next batch. An upsert over existing rows streams every
- * row into ONE bulk statement into a staging table, merged by finish().
+ * empty table (or a replace) rows stream into ONE bulk statement on the job's connection, which the
+ * database applies while the caller validates the next rows: one statement per load, not one per batch,
+ * is what brings a load close to the database's own loader (../shared/PERF-NOTES.md). The statement
+ * holds the job's connection, so the job's reads go to `BulkJob.lookups`, and its own writes (the reject
+ * log) wait for `between()`, which ends the statement and opens the next one on the next write. An
+ * upsert over existing rows streams every row into ONE statement into a staging table, merged by finish().
  */
-export function nativeWriter(steps: NativeSteps): BulkWriter {
+export function nativeWriter(steps: NativeSteps): BulkWriter & { abort(): Promise<void> } {
   let pending: Row[] = [];
   let staging: StagingLoad | null = null;
-  let inflight: Promise<void> | null = null;
+  let direct: StreamLoad | null = null;
+  let inDirect = 0;
   let started = false;
   let written = 0;
   let finished = false;
 
-  const loadDirect = async (rows: Row[]) => {
-    if (inflight) await inflight;
-    if (!started) {
-      started = true;
-      await steps.beginDirect();
-    }
-    inflight = steps.loadDirect(rows);
-    inflight.catch(() => undefined); // observed by the next write() or finish()
+  const endDirect = async () => {
+    const load = direct;
+    direct = null;
+    if (load) await load.end(inDirect);
+    inDirect = 0;
   };
 
   return {
@@ -66,15 +73,27 @@ export function nativeWriter(steps: NativeSteps): BulkWriter {
       }
       pending = [];
       if (all.length === 0) return;
-      if (steps.direct) return loadDirect(all);
+      if (steps.direct) {
+        if (!started) {
+          started = true;
+          await steps.beginDirect();
+        }
+        direct ??= await steps.openDirect();
+        inDirect += all.length;
+        return direct.write(all);
+      }
       staging ??= await steps.openStaging();
       await staging.write(all);
+    },
+    async between(fn) {
+      await endDirect();
+      return fn();
     },
     async finish() {
       if (finished) return written;
       finished = true;
       if (started) {
-        await inflight;
+        await endDirect();
         await steps.endDirect();
       } else if (staging) {
         await staging.end(written);
@@ -83,6 +102,12 @@ export function nativeWriter(steps: NativeSteps): BulkWriter {
         await steps.small(pending);
       }
       return written;
+    },
+    async abort() {
+      finished = true;
+      const load = direct;
+      direct = null;
+      await load?.abort();
     },
   };
 }

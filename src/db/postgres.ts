@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
-import { nativeWriter } from './native-writer.js';
+import { nativeWriter, type StreamLoad } from './native-writer.js';
 import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
@@ -75,21 +75,24 @@ export function createPostgresEngine(url: string | ServerUrl): Engine {
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
 
+  /** A writer streaming into the client registers an abort, run before the ROLLBACK can be sent. */
   async function onOwnConnection<T>(
     begin: string,
-    fn: (client: pg.PoolClient, own: Kysely<any>, afterwards: (() => Promise<void>)[]) => Promise<T>,
+    fn: (job: Omit<JobParts, 'pool'>) => Promise<T>,
   ): Promise<T> {
     const client = await pool.connect();
     const own = new Kysely<any>({ dialect: new PostgresDialect({ pool: pinned(client), cursor: Cursor }) });
     const afterwards: (() => Promise<void>)[] = [];
+    const aborts: (() => Promise<void>)[] = [];
     let broken: Error | undefined;
     try {
       await client.query(begin);
       try {
-        const result = await fn(client, own, afterwards);
+        const result = await fn({ client, own, afterwards, aborts });
         await client.query('COMMIT');
         return result;
       } catch (e) {
+        for (const abort of aborts) await abort().catch((err: Error) => (broken = err));
         await client.query('ROLLBACK').catch((err: Error) => (broken = err));
         throw e;
       }
@@ -107,15 +110,16 @@ export function createPostgresEngine(url: string | ServerUrl): Engine {
     description: target.redacted,
     // READ COMMITTED, stated: the merge must see the staging table that another connection filled.
     bulkJob: (fn) =>
-      onOwnConnection('BEGIN ISOLATION LEVEL READ COMMITTED', (client, own, afterwards) =>
+      onOwnConnection('BEGIN ISOLATION LEVEL READ COMMITTED', (job) =>
         fn({
-          db: own,
-          writer: (table, mode) => postgresWriter({ client, own, pool, afterwards }, table, mode),
+          db: job.own,
+          lookups: db,
+          writer: (table, mode) => postgresWriter({ ...job, pool }, table, mode),
         } satisfies BulkJob),
       ),
     // The first statement takes the snapshot: take it now, not at fn's first query.
     snapshot: (fn) =>
-      onOwnConnection('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client, own) => {
+      onOwnConnection('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async ({ client, own }) => {
         await client.query('SELECT 1');
         return fn(own);
       }),
@@ -172,7 +176,10 @@ interface JobParts {
   client: pg.PoolClient;
   own: Kysely<any>;
   pool: pg.Pool;
+  /** Run after the job's client is released, whatever happened. */
   afterwards: (() => Promise<void>)[];
+  /** Run when the job fails, before its ROLLBACK. */
+  aborts: (() => Promise<void>)[];
 }
 
 /**
@@ -191,24 +198,15 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
   const datetimes = table.columns.map((c) => c.type === 'datetime');
   const list = columns.map(quote).join(', ');
   const target = quote(table.name);
-  const copyInto = (client: pg.PoolClient, into: string) =>
-    client.query(copyFrom(`COPY ${quote(into)} (${list}) FROM STDIN WITH (FORMAT csv)`));
-  const checkCount = (input: ReturnType<typeof copyFrom>, expected: number) => {
-    const copied = (input as unknown as { rowCount: number }).rowCount;
-    if (copied !== expected) throw new Error(`COPY into ${table.name} loaded ${copied} of ${expected} rows`);
-  };
-  return nativeWriter({
+  const encode = (rows: Row[]) => encodeCsv(rows, columns, datetimes);
+  const writer = nativeWriter({
     direct: mode === 'replace' || (await job.client.query(`SELECT 1 FROM ${target} LIMIT 1`)).rowCount === 0,
     async beginDirect() {
       if (mode !== 'replace') return;
       await job.client.query('SET CONSTRAINTS ALL DEFERRED');
       await job.client.query(`DELETE FROM ${target}`);
     },
-    loadDirect(rows) {
-      const input = copyInto(job.client, table.name);
-      input.end(encodeCsv(rows, columns, datetimes));
-      return finished(input).then(() => checkCount(input, rows.length));
-    },
+    openDirect: async () => streamCopy(job.client, table.name, list, encode),
     async endDirect() {},
     async openStaging() {
       const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
@@ -222,28 +220,9 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
       await side.query(
         `CREATE UNLOGGED TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')}))`,
       );
-      const input = copyInto(side, stage);
-      const done = finished(input);
-      done.catch(() => undefined); // observed in write() and end()
-      job.afterwards.unshift(async () => {
-        if (!input.writableFinished) {
-          sideBroken = new Error('bulk job ended before the copy finished');
-          input.destroy(sideBroken);
-        }
-        await done.catch(() => undefined);
-      });
-      return {
-        stage,
-        async write(rows) {
-          if (!input.write(encodeCsv(rows, columns, datetimes)))
-            await Promise.race([once(input, 'drain'), done]);
-        },
-        async end(expected) {
-          input.end();
-          await done;
-          checkCount(input, expected);
-        },
-      };
+      const load = streamCopy(side, stage, list, encode, table.name);
+      job.afterwards.unshift(() => load.abort());
+      return { stage, ...load };
     },
     async merge(stage) {
       const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)} ORDER BY ${quote('id')}`;
@@ -266,6 +245,42 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
       });
     },
   });
+  job.aborts.push(() => writer.abort());
+  return writer;
+}
+
+/**
+ * One `COPY … FROM STDIN` into `into` on `client`, fed rows as they come. `name` is the table users
+ * know, for messages. abort() answers whether it had to cut a copy short.
+ */
+function streamCopy(
+  client: pg.PoolClient,
+  into: string,
+  list: string,
+  encode: (rows: Row[]) => string,
+  name = into,
+): StreamLoad {
+  const input = client.query(copyFrom(`COPY ${quote(into)} (${list}) FROM STDIN WITH (FORMAT csv)`));
+  const done = finished(input);
+  done.catch(() => undefined); // observed in write(), end() and abort()
+  return {
+    async write(rows) {
+      if (!input.write(encode(rows))) await Promise.race([once(input, 'drain'), done]);
+    },
+    async end(expected) {
+      input.end();
+      await done;
+      const copied = (input as unknown as { rowCount: number }).rowCount;
+      if (copied !== expected) throw new Error(`COPY into ${name} loaded ${copied} of ${expected} rows`);
+    },
+    // Ends the copy cleanly rather than with an error: the rows it took are rolled back with the job
+    // (or dropped with the staging table).
+    async abort() {
+      if (input.writableEnded) return;
+      input.end();
+      await done.catch(() => undefined);
+    },
+  };
 }
 
 async function swap(client: pg.PoolClient, mode: WriteMode, fn: () => Promise<void>) {

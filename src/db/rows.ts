@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
-import type { BulkWriter, DialectCaps, WriteMode } from './engine.js';
+import type { DialectCaps } from './engine.js';
 
 /** A validated row as the driver wants it bound (datetimes converted). */
 export function toDbRow(table: TableDef, caps: DialectCaps, row: Row): Record<string, unknown> {
@@ -75,29 +75,6 @@ export async function existingIds(
     for (const r of rows) found.add(Number(r.id));
   }
   return found;
-}
-
-/**
- * The portable bulk path: multi-row statements in the job's transaction. `replace` empties the table
- * first; the caller defers foreign-key checks and has proved the final state is consistent.
- */
-export async function createStatementWriter(
-  db: Kysely<any>,
-  caps: DialectCaps,
-  table: TableDef,
-  mode: WriteMode,
-): Promise<BulkWriter> {
-  if (mode === 'replace') await db.deleteFrom(table.name).execute();
-  let written = 0;
-  return {
-    async write(rows) {
-      await insertRows(db, caps, table, rows, { upsert: mode === 'upsert' });
-      written += rows.length;
-    },
-    async finish() {
-      return written;
-    },
-  };
 }
 
 /** Drops the `dataport_stage_*` tables that `names` lists (a killed job's leftovers); answers how many. */

@@ -62,7 +62,11 @@ export function createSqliteEngine(file: string): Engine {
     // BEGIN IMMEDIATE takes the write lock up front, so a job never fails half-way on a busy lock.
     bulkJob: (fn) =>
       onOwnConnection({}, 'BEGIN IMMEDIATE', (raw, own) =>
-        fn({ db: own, writer: (table, mode) => sqliteWriter(raw, table, mode) } satisfies BulkJob),
+        fn({
+          db: own,
+          lookups: own,
+          writer: (table, mode) => sqliteWriter(raw, table, mode),
+        } satisfies BulkJob),
       ),
     snapshot: (fn) => onOwnConnection({ readonly: true }, 'BEGIN', (_raw, own) => fn(own)),
     // A SQLite file serves one process, and SQLite jobs stage nothing.
@@ -122,6 +126,8 @@ async function sqliteWriter(raw: Database.Database, table: TableDef, mode: Write
       }
       written += rows.length;
     },
+    // Statements run one at a time on this connection: nothing holds it between writes.
+    between: (fn) => fn(),
     async finish() {
       for (const index of indexes.splice(0)) raw.exec(index.sql);
       return written;

@@ -7,12 +7,60 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|
  * every engine's datetime type stores.
  */
 export function parseIsoDatetime(value: string): string | null {
+  // Almost every value is already UTC with 'Z': checking its digits in place is ~5x cheaper than the
+  // regular expression and a Date, which matters at millions of rows (see parseGeneral for the rest).
+  if ((value.length === 20 || value.length === 24) && value.charCodeAt(value.length - 1) === 90 /* Z */) {
+    const fast = parseUtc(value);
+    if (fast !== undefined) return fast;
+  }
+  return parseGeneral(value);
+}
+
+/** 'YYYY-MM-DDTHH:MM:SSZ' or 'YYYY-MM-DDTHH:MM:SS.mmmZ'; undefined when it is neither shape. */
+function parseUtc(v: string): string | null | undefined {
+  const long = v.length === 24;
+  if (
+    v.charCodeAt(4) !== 45 ||
+    v.charCodeAt(7) !== 45 ||
+    v.charCodeAt(10) !== 84 ||
+    v.charCodeAt(13) !== 58 ||
+    v.charCodeAt(16) !== 58 ||
+    (long && v.charCodeAt(19) !== 46)
+  )
+    return undefined;
+  const year = digits(v, 0, 4);
+  const month = digits(v, 5, 2);
+  const day = digits(v, 8, 2);
+  const hour = digits(v, 11, 2);
+  const minute = digits(v, 14, 2);
+  const second = digits(v, 17, 2);
+  if (long && digits(v, 20, 3) < 0) return undefined;
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
+  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  return long ? v : `${v.slice(0, 19)}.000Z`;
+}
+
+/** The decimal number in v[start, start + length), or -1 when a character is not a digit. */
+function digits(v: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+export function parseGeneral(value: string): string | null {
   const m = ISO.exec(value);
   if (!m) return null;
   const [, y, mo, d, h, mi, s, frac = '', , sign, oh, om] = m;
   const year = Number(y);
   const month = Number(mo);
   const day = Number(d);
+  // No offset brings a year before 999 into range, and Date.UTC would read years 0..99 as 1900..1999.
+  if (year < 999) return null;
   if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return null;
   if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null;
   if (sign && (Number(oh) > 23 || Number(om) > 59)) return null;
@@ -25,6 +73,9 @@ export function parseIsoDatetime(value: string): string | null {
   return utc.toISOString();
 }
 
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month !== 2) return DAYS[month - 1];
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalogue } from '../../src/tables/catalogue.js';
+import { parseGeneral, parseIsoDatetime } from '../../src/tables/datetime.js';
 import { checkFields } from '../../src/tables/validate.js';
 
 const employees = defaultCatalogue().get('hired_employees');
@@ -125,5 +126,49 @@ describe('the row validator', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('the UTC fast path of the datetime parser', () => {
+  // 'YYYY-MM-DDTHH:MM:SS[.mmm]Z' shapes with any characters in the digit places, and the edges.
+  const digitOrNot = fc.constantFrom(...'0123456789/:a '.split(''));
+  const shaped = fc
+    .tuple(
+      fc.array(digitOrNot, { minLength: 17, maxLength: 17 }),
+      fc.boolean(),
+      fc.constantFrom('-', 'T', ':', '.', 'x'),
+    )
+    .map(([d, long, sep]) => {
+      const [y1, y2, y3, y4, mo1, mo2, d1, d2, h1, h2, mi1, mi2, s1, s2, f1, f2, f3] = d;
+      return `${y1}${y2}${y3}${y4}-${mo1}${mo2}-${d1}${d2}T${h1}${h2}:${mi1}${mi2}${sep === ':' ? ':' : ':'}${s1}${s2}${long ? `${sep === '.' || sep === 'x' ? sep : '.'}${f1}${f2}${f3}` : ''}Z`;
+    });
+  const dates = fc
+    .date({ min: new Date('0900-01-01'), max: new Date('9999-12-31'), noInvalidDate: true })
+    .map((d) => d.toISOString());
+  const calendar = fc
+    .tuple(
+      fc.integer({ min: 0, max: 10000 }),
+      fc.integer({ min: 0, max: 13 }),
+      fc.integer({ min: 0, max: 32 }),
+    )
+    .map(
+      ([y, m, d]) =>
+        `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}T23:59:59Z`,
+    );
+
+  it('answers what the general parser answers', () => {
+    fc.assert(
+      fc.property(fc.oneof(shaped, dates, calendar), (value) => {
+        expect(parseIsoDatetime(value)).toBe(parseGeneral(value));
+      }),
+      { numRuns: 20000 },
+    );
+    for (const edge of [
+      '2000-02-29T00:00:00Z',
+      '1900-02-29T00:00:00Z',
+      '2024-02-29T12:00:00.999Z',
+      '0999-12-31T23:59:59Z',
+    ])
+      expect(parseIsoDatetime(edge)).toBe(parseGeneral(edge));
   });
 });

@@ -94,8 +94,8 @@ async function restoreRows(
 ): Promise<number> {
   // Only duplicate ids are checked per record. A broken foreign key is a conflict of the whole restore
   // (409, naming the ids), not a bad record: the references are checked apart, see references.ts.
-  const gate = new RowGate(job.db, ctx.engine.caps, withoutReferences(table), false);
-  const references = new ReferenceCheck(job.db, ctx.engine.caps, ctx.catalogue, table);
+  const gate = new RowGate(job.lookups, ctx.engine.caps, withoutReferences(table), false);
+  const references = new ReferenceCheck(job.lookups, ctx.engine.caps, ctx.catalogue, table);
   // Created with the first batch, so that a file refused on its header never empties the table.
   let writer: BulkWriter | undefined;
   let batch: { raw: unknown; checked: Checked }[] = [];

@@ -7,7 +7,9 @@ import { IdSet } from './id-set.js';
 
 /**
  * The rules that need more than one row: unique ids and foreign keys. Rows come in batches so that
- * each batch costs one lookup per referenced table, whatever its size.
+ * each batch costs one lookup per referenced table, whatever its size. Lookups may run on another
+ * connection than the job's writes (BulkJob.lookups), so a table that references itself counts the ids
+ * it has already accepted from this source as present.
  */
 export class RowGate {
   private readonly seen = new IdSet();
@@ -47,7 +49,7 @@ export class RowGate {
   private checkRow(row: Row, existing: Set<number>): Checked {
     for (const c of this.references) {
       const id = row[c.name] as number;
-      if (!this.present.get(c.references!)!.has(id)) {
+      if (!this.present.get(c.references!)!.has(id) && !this.accepted(c.references!, id)) {
         return refused({
           column: c.name,
           reason: 'unknown_reference',
@@ -71,6 +73,10 @@ export class RowGate {
     return { ok: true, row };
   }
 
+  private accepted(parent: string, id: number): boolean {
+    return parent === this.table.name && this.seen.has(id);
+  }
+
   private async lookUpReferences(rows: Row[]): Promise<void> {
     for (const c of this.references) {
       const parent = c.references!;
@@ -79,7 +85,7 @@ export class RowGate {
       const unknown = new Set<number>();
       for (const row of rows) {
         const id = row[c.name] as number;
-        if (!present.has(id) && !absent.has(id)) unknown.add(id);
+        if (!present.has(id) && !absent.has(id) && !this.accepted(parent, id)) unknown.add(id);
       }
       if (unknown.size === 0) continue;
       const found = await existingIds(this.db, parent, [...unknown], this.caps);

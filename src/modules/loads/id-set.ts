@@ -9,10 +9,23 @@ const WORDS = (1 << BLOCK_BITS) / 32;
  */
 export class IdSet {
   private readonly blocks = new Map<number, Uint32Array>();
+  // Ids come mostly in runs, so the block used last is kept apart from the map lookup.
+  private lastKey = -1;
+  private lastBlock: Uint32Array | undefined;
   size = 0;
 
+  private block(key: number): Uint32Array | undefined {
+    if (key === this.lastKey) return this.lastBlock;
+    const block = this.blocks.get(key);
+    if (block) {
+      this.lastKey = key;
+      this.lastBlock = block;
+    }
+    return block;
+  }
+
   has(id: number): boolean {
-    const block = this.blocks.get(id >>> BLOCK_BITS);
+    const block = this.block(id >>> BLOCK_BITS);
     if (!block) return false;
     const bit = id & 0xffff;
     return (block[bit >>> 5] & (1 << (bit & 31))) !== 0;
@@ -21,8 +34,12 @@ export class IdSet {
   /** Adds the id; answers false when it was already there. */
   add(id: number): boolean {
     const key = id >>> BLOCK_BITS;
-    let block = this.blocks.get(key);
-    if (!block) this.blocks.set(key, (block = new Uint32Array(WORDS)));
+    let block = this.block(key);
+    if (!block) {
+      this.blocks.set(key, (block = new Uint32Array(WORDS)));
+      this.lastKey = key;
+      this.lastBlock = block;
+    }
     const bit = id & 0xffff;
     const mask = 1 << (bit & 31);
     if (block[bit >>> 5] & mask) return false;

@@ -22,6 +22,9 @@ export interface LoadResult {
 
 /** Rows validated and written per round trip: large enough to amortise lookups, small enough for memory. */
 const BATCH = 5000;
+/** Rejects held before they are written (each write ends the writer's bulk statement): bounded memory. */
+const REJECTS_HELD = 5000;
+const REJECT_CHARS_HELD = 8_000_000;
 
 /**
  * Loads `database/{table}/historic/{table}.csv` from the bucket. Rows are upserted by id, so running
@@ -66,28 +69,37 @@ export async function loadCsv(
   const reasons: Record<string, number> = {};
   try {
     await engine.bulkJob(async (job) => {
-      const gate = new RowGate(job.db, engine.caps, table, false);
+      const gate = new RowGate(job.lookups, engine.caps, table, false);
       const writer = await job.writer(table, 'upsert');
       let batch: { line: number; raw: string; checked: Checked }[] = [];
+      // Rejects wait here until there are enough of them: writing them ends the writer's bulk statement.
+      let rejects: RejectRecord[] = [];
+      let rejectChars = 0;
+      const logRejects = async () => {
+        const now = rejects;
+        rejects = [];
+        rejectChars = 0;
+        if (now.length) await writer.between(() => insertRejects(job.db, now));
+      };
       const flush = async () => {
         const results = await gate.check(batch.map((b) => b.checked));
         const rows = [];
-        const rejects: RejectRecord[] = [];
         const now = new Date().toISOString();
         for (let i = 0; i < results.length; i++) {
           const r = results[i];
           if (r.ok) rows.push(r.row);
-          else
-            rejects.push(
-              reject(loadId, table.name, source, r.violation, batch[i].raw, now, { line: batch[i].line }),
-            );
+          else {
+            const record = reject(loadId, table.name, source, r.violation, batch[i].raw, now, {
+              line: batch[i].line,
+            });
+            rejects.push(record);
+            rejectChars += record.raw.length;
+            totals.rejected++;
+            countReasons([record], reasons);
+          }
         }
-        // Rejects first: a writer may leave its rows running in the server while we parse the next
-        // batch, and a statement on the job's connection would wait for them.
-        await insertRejects(job.db, rejects);
         await writer.write(rows);
-        totals.rejected += rejects.length;
-        countReasons(rejects, reasons);
+        if (rejects.length >= REJECTS_HELD || rejectChars >= REJECT_CHARS_HELD) await logRejects();
         batch = [];
         progress?.(totals.rows_read);
       };
@@ -99,6 +111,7 @@ export async function loadCsv(
       if (totals.rows_read === 0)
         throw new AppError('invalid_csv', `${source} holds no rows (empty, or only blank lines)`);
       await flush();
+      await logRejects();
       totals.loaded = await writer.finish();
     });
   } catch (e) {

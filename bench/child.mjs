@@ -1,15 +1,18 @@
 /**
  * One dataport operation in a process of its own, so that its peak RSS is the operation's alone.
- * Usage: node --import tsx bench/child.ts setup|load|backup-deflate|backup-null|restore|serve
+ * It runs the compiled dist/ (as `npm run start:prod` and the container do), not the sources under
+ * tsx, whose loader thread and helpers would add memory and CPU that production never pays.
+ * Plain JavaScript for that reason: `npm run bench` builds dist/ first.
+ * Usage: node bench/child.mjs setup|load|backup-deflate|backup-null|restore|serve
  * with DATABASE_URL and STORAGE_URL in the environment. Prints one JSON line:
  * { ms, rssMB, result } (serve prints { port } first, then its line when stdin closes).
  */
 import pino from 'pino';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { closeContext, openContext } from '../src/open.js';
-import { backupTable, restoreTable } from '../src/modules/backups/backups.service.js';
-import { loadHistoric } from '../src/modules/loads/loads.service.js';
+import { buildApp } from '../dist/app.js';
+import { loadConfig } from '../dist/config.js';
+import { closeContext, openContext } from '../dist/open.js';
+import { backupTable, restoreTable } from '../dist/modules/backups/backups.service.js';
+import { loadHistoric } from '../dist/modules/loads/loads.service.js';
 
 const op = process.argv[2];
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', MIGRATE_ON_START: 'true' });
@@ -18,13 +21,15 @@ const ctx = await openContext(config, { log: pino({ level: 'silent' }) });
 /** Peak resident set size of this process so far, in MB, as the OS counts it (getrusage). */
 const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-async function timed(fn: () => Promise<unknown>) {
+/** @param {() => Promise<unknown>} fn */
+async function timed(fn) {
   const started = performance.now();
   const result = await fn();
   return { ms: performance.now() - started, result };
 }
 
-let out: { ms: number; result: unknown };
+/** @type {{ ms: number, result: unknown }} */
+let out;
 switch (op) {
   case 'setup':
     out = await timed(async () => [await loadHistoric(ctx, 'departments'), await loadHistoric(ctx, 'jobs')]);
