@@ -7,6 +7,7 @@
  * with DATABASE_URL and STORAGE_URL in the environment. Prints one JSON line:
  * { ms, rssMB, result } (serve prints { port } first, then its line when stdin closes).
  */
+import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { buildApp } from '../dist/app.js';
 import { loadConfig } from '../dist/config.js';
