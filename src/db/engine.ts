@@ -41,6 +41,12 @@ export interface BulkWriter {
   between<T>(fn: () => Promise<T>): Promise<T>;
   /** Flushes what is buffered and applies it to the table; answers the rows written. */
   finish(): Promise<number>;
+  /**
+   * After finish(), the table that holds the job's rows as the table will be: the table itself, or a
+   * staging table that replaces it when the job commits (MariaDB's replace by table swap). Checks of
+   * the final state read this one.
+   */
+  holder(): string;
 }
 
 /** `upsert`: rows replace those with the same id; `replace`: the table ends up holding exactly these rows. */

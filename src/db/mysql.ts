@@ -6,6 +6,7 @@ import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+import { planSwap } from './mysql-swap.js';
 import { nativeWriter, type StreamLoad } from './native-writer.js';
 import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
@@ -96,18 +97,21 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     const own = new Kysely<any>({ dialect: new MysqlDialect({ pool: pinned(conn) }) });
     const afterwards: (() => Promise<void>)[] = [];
     const aborts: (() => Promise<void>)[] = [];
+    const committed: (() => Promise<void>)[] = [];
     let healthy = true;
     try {
       for (const statement of begin) await run(conn, statement);
+      let result: T;
       try {
-        const result = await fn({ conn, own, afterwards, aborts });
+        result = await fn({ conn, own, afterwards, aborts, committed });
         await run(conn, 'COMMIT');
-        return result;
       } catch (e) {
         for (const abort of aborts) await abort().catch(() => (healthy = false));
         await run(conn, 'ROLLBACK').catch(() => (healthy = false));
         throw e;
       }
+      for (const step of committed) await step();
+      return result;
     } finally {
       await own.destroy();
       // A session setting a writer changed must not leak to the next user of the connection.
@@ -183,6 +187,8 @@ interface JobParts {
   afterwards: (() => Promise<void>)[];
   /** Run when the job fails, before its ROLLBACK. */
   aborts: (() => Promise<void>)[];
+  /** Run after the job's COMMIT; an error fails the job (whose own writes are committed by then). */
+  committed: (() => Promise<void>)[];
 }
 
 /**
@@ -203,8 +209,13 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
   const list = columns.map(quote).join(', ');
   const target = quote(table.name);
   const encode = (rows: Row[]) => rows.map((r) => encodeLine(r, columns, datetimes)).join('');
+  // Planned on a pooled connection: the job's own transaction must hold no lock on the table that
+  // the swap will rename.
+  const plan = mode === 'replace' ? await withConnection(job.acquire, (c) => planSwap(c, table.name)) : null;
+  let side: Conn | undefined;
+  let swapped: string | undefined;
   const writer = nativeWriter({
-    direct: mode === 'replace' || (await isEmpty(job.conn, table.name)),
+    direct: mode === 'replace' ? !plan : await isEmpty(job.conn, table.name),
     async beginDirect() {
       if (mode !== 'replace') return;
       // Off until endDirect() (and reset before the connection returns to the pool, whatever happens).
@@ -217,21 +228,29 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
     },
     async openStaging() {
       const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
-      const side = await job.acquire();
+      const conn = (side = await job.acquire());
       job.afterwards.push(async () => {
-        await run(side, `DROP TABLE IF EXISTS ${quote(stage)}`).catch(() => undefined);
-        side.release();
+        await run(conn, `DROP TABLE IF EXISTS ${quote(stage)}`).catch(() => undefined);
+        conn.release();
       });
       const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
       await run(
-        side,
-        `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+        conn,
+        plan
+          ? plan.createStage(stage)
+          : `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
-      const load = streamLoad(side, stage, list, encode, table.name);
+      const load = streamLoad(conn, stage, list, encode, table.name);
       job.afterwards.unshift(() => load.abort());
       return { stage, ...load };
     },
     async merge(stage) {
+      if (plan) {
+        await plan.finish(side!, stage);
+        swapped = stage;
+        job.committed.push(() => plan.swap(side!, stage));
+        return;
+      }
       const others = columns.slice(1).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
       const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)} ORDER BY ${quote('id')}`;
       await swap(job.conn, mode, async () => {
@@ -256,7 +275,16 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
     },
   });
   job.aborts.push(() => writer.abort());
-  return writer;
+  return { ...writer, holder: () => swapped ?? table.name };
+}
+
+async function withConnection<T>(acquire: () => Promise<Conn>, fn: (conn: Conn) => Promise<T>): Promise<T> {
+  const conn = await acquire();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.release();
+  }
 }
 
 /**

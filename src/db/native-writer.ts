@@ -46,7 +46,7 @@ export interface NativeSteps {
  * log) wait for `between()`, which ends the statement and opens the next one on the next write. An
  * upsert over existing rows streams every row into ONE statement into a staging table, merged by finish().
  */
-export function nativeWriter(steps: NativeSteps): BulkWriter & { abort(): Promise<void> } {
+export function nativeWriter(steps: NativeSteps): Omit<BulkWriter, 'holder'> & { abort(): Promise<void> } {
   let pending: Row[] = [];
   let staging: StagingLoad | null = null;
   let direct: StreamLoad | null = null;

@@ -246,7 +246,7 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
     },
   });
   job.aborts.push(() => writer.abort());
-  return writer;
+  return { ...writer, holder: () => table.name };
 }
 
 /**

@@ -128,6 +128,7 @@ async function sqliteWriter(raw: Database.Database, table: TableDef, mode: Write
     },
     // Statements run one at a time on this connection: nothing holds it between writes.
     between: (fn) => fn(),
+    holder: () => table.name,
     async finish() {
       for (const index of indexes.splice(0)) raw.exec(index.sql);
       return written;

@@ -287,6 +287,68 @@ describe.each(testEngines())('$name engine', (testEngine) => {
     expect(await all(departments)).toEqual(small);
   });
 
+  it('replaces a table no key references atomically, its definition unchanged', async () => {
+    // On MariaDB/MySQL this is the table swap (src/db/mysql-swap.ts): the rows go to a staging table
+    // that replaces the table at commit. Readers see the old rows until then on every engine.
+    const definition = async () => {
+      if (engine.kind !== 'mysql') return null;
+      const { rows } = await sql<Record<string, string>>`SHOW CREATE TABLE hired_employees`.execute(
+        engine.db,
+      );
+      return rows[0]['Create Table'];
+    };
+    const shape = await definition();
+    const before = await all();
+    const next = Array.from({ length: 3000 }, (_, i) => person(100_000 + i, 9));
+    const written = await engine.bulkJob(async (job) => {
+      const writer = await job.writer(hired, 'replace');
+      await writer.write(next.slice(0, 2000));
+      await writer.write(next.slice(2000));
+      const n = await writer.finish();
+      if (engine.kind === 'mysql') expect(writer.holder()).toMatch(/^dataport_stage_/);
+      // A reader outside the job still sees the old rows (SQLite's job holds the only write lock and
+      // readers see the last commit too).
+      expect(await count('hired_employees')).toBe(before.length);
+      return n;
+    });
+    expect(written).toBe(3000);
+    expect(await all()).toEqual(next);
+    expect(await definition()).toBe(shape);
+    expect(await stagingTables()).toEqual([]);
+    // The foreign keys still hold after the swap.
+    const orphan = await insertRows(engine.db, engine.caps, hired, [
+      { ...person(200_000), department_id: 1500 },
+    ]).then(
+      () => null,
+      (e) => e,
+    );
+    expect(orphan).toBeInstanceOf(Error);
+    // A replace that fails after its rows are in changes nothing.
+    const err = await engine
+      .bulkJob(async (job) => {
+        const writer = await job.writer(hired, 'replace');
+        await writer.write(before.slice(0, 2500));
+        await writer.finish();
+        throw new Error('boom');
+      })
+      .then(
+        () => null,
+        (e: Error) => e,
+      );
+    expect(err?.message).toBe('boom');
+    expect(await all()).toEqual(next);
+    expect(await definition()).toBe(shape);
+    expect(await stagingTables()).toEqual([]);
+    // Put back what the next tests expect.
+    await engine.bulkJob(async (job) => {
+      const writer = await job.writer(hired, 'replace');
+      await writer.write(before);
+      return writer.finish();
+    });
+    expect(await all()).toEqual(before);
+    expect(await definition()).toBe(shape);
+  });
+
   it('rolls back a failed job, mid-stream or after finish', async () => {
     const before = await all();
     for (const when of ['mid-stream', 'after finish'] as const) {

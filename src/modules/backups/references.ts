@@ -120,11 +120,24 @@ export class ReferenceCheck {
  * on the table as it now is. Engines that switch foreign-key checks off for the swap rely on this.
  * @throws AppError restore_conflict
  */
-export async function checkReferences(db: Kysely<any>, catalogue: Catalogue, table: TableDef): Promise<void> {
+export async function checkReferences(
+  db: Kysely<any>,
+  catalogue: Catalogue,
+  table: TableDef,
+  /** Where the table's final rows are before the job commits (BulkWriter.holder). */
+  holder = table.name,
+): Promise<void> {
   const { own, children } = linksOf(catalogue, table);
   const conflicts: Conflict[] = [];
+  const physical = (name: string) => (name === table.name ? holder : name);
   for (const link of [...own, ...children]) {
-    const { ids, count } = await findOrphans(db, link.child, link.column, link.parent, MAX_CONFLICT_IDS);
+    const { ids, count } = await findOrphans(
+      db,
+      physical(link.child),
+      link.column,
+      physical(link.parent),
+      MAX_CONFLICT_IDS,
+    );
     if (count > 0) conflicts.push(conflict(link, ids, count));
   }
   if (conflicts.length) throw conflictError(table, conflicts);

@@ -146,7 +146,7 @@ async function restoreRows(
   }
   await references.verify();
   const restored = await writer!.finish();
-  await checkReferences(job.db, ctx.catalogue, table);
+  await checkReferences(job.db, ctx.catalogue, table, writer!.holder());
   return restored;
 }
 
