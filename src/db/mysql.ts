@@ -7,6 +7,7 @@ import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
 import { planSwap } from './mysql-swap.js';
+import { mysqlBatch } from './mysql-batch.js';
 import { nativeWriter, type StreamLoad } from './native-writer.js';
 import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
@@ -153,6 +154,7 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
       return dropStages(db, rows);
     },
     close: () => db.destroy(),
+    batchTransaction: (fn) => mysqlBatch(db, mysqlCaps, fn),
   };
 }
 
@@ -197,9 +199,9 @@ interface JobParts {
  * own connection stays free for its reads (the row gate) and the reject log while the load runs. The
  * staging table is a real table (a temporary one lives on one connection only), dropped after the job.
  *
- * Replace: `RENAME TABLE t TO old, staging TO t` is not used. InnoDB moves the foreign keys of child
- * tables along with the renamed table, so they would point at `old`; and RENAME commits the job. So
- * replace is DELETE + INSERT inside the job's transaction, with FOREIGN_KEY_CHECKS off for the swap
+ * Replace: a table that no foreign key references is replaced by a table swap (mysql-swap.ts) once
+ * the job commits. Otherwise InnoDB would move the children's foreign keys to the renamed old table,
+ * so replace is DELETE + INSERT inside the job's transaction, with FOREIGN_KEY_CHECKS off for the swap
  * only (the caller has proved the final state consistent) and back on afterwards, even on error (and
  * again before the connection returns to the pool).
  */

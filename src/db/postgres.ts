@@ -9,6 +9,8 @@ import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
 import { nativeWriter, type StreamLoad } from './native-writer.js';
+import { postgresBatch } from './postgres-batch.js';
+import { planPgSwap } from './postgres-swap.js';
 import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
@@ -137,6 +139,7 @@ export function createPostgresEngine(url: string | ServerUrl): Engine {
       return dropStages(db, rows);
     },
     close: () => db.destroy(),
+    batchTransaction: (fn) => postgresBatch(db, postgresCaps, fn),
   };
 }
 
@@ -192,6 +195,8 @@ interface JobParts {
  * are DEFERRABLE INITIALLY IMMEDIATE), DELETE, then the rows. The checks stay deferred to COMMIT, as
  * SQLite's defer_foreign_keys does: the caller may check references itself after finish() (with a
  * clearer error), or replace several related tables in one job; COMMIT still refuses a broken one.
+ * A large replace of a table that nothing references takes the table swap of postgres-swap.ts instead,
+ * in the same transaction.
  */
 async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
   const columns = table.columns.map((c) => c.name);
@@ -199,17 +204,21 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
   const list = columns.map(quote).join(', ');
   const target = quote(table.name);
   const encode = (rows: Row[]) => encodeCsv(rows, columns, datetimes);
+  const plan = mode === 'replace' ? await planPgSwap(job.client, table.name) : null;
+  const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
   const writer = nativeWriter({
     direct: mode === 'replace' || (await job.client.query(`SELECT 1 FROM ${target} LIMIT 1`)).rowCount === 0,
     async beginDirect() {
       if (mode !== 'replace') return;
+      if (plan) return plan.createStage(job.client, stage);
       await job.client.query('SET CONSTRAINTS ALL DEFERRED');
       await job.client.query(`DELETE FROM ${target}`);
     },
-    openDirect: async () => streamCopy(job.client, table.name, list, encode),
-    async endDirect() {},
+    openDirect: async () => streamCopy(job.client, plan ? stage : table.name, list, encode, table.name),
+    async endDirect() {
+      if (plan) await plan.swap(job.client, stage);
+    },
     async openStaging() {
-      const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
       const side = await job.pool.connect();
       let sideBroken: Error | undefined;
       job.afterwards.push(async () => {

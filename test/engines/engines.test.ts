@@ -288,14 +288,20 @@ describe.each(testEngines())('$name engine', (testEngine) => {
   });
 
   it('replaces a table no key references atomically, its definition unchanged', async () => {
-    // On MariaDB/MySQL this is the table swap (src/db/mysql-swap.ts): the rows go to a staging table
-    // that replaces the table at commit. Readers see the old rows until then on every engine.
+    // On MariaDB/MySQL and PostgreSQL this is the table swap (src/db/mysql-swap.ts, postgres-swap.ts):
+    // the rows go to a staging table that takes the table's place, with its indexes and keys.
     const definition = async () => {
-      if (engine.kind !== 'mysql') return null;
-      const { rows } = await sql<Record<string, string>>`SHOW CREATE TABLE hired_employees`.execute(
-        engine.db,
-      );
-      return rows[0]['Create Table'];
+      const query =
+        engine.kind === 'mysql'
+          ? sql<Record<string, string>>`SHOW CREATE TABLE hired_employees`
+          : engine.kind === 'postgres'
+            ? sql<Record<string, string>>`SELECT indexname AS name, indexdef AS def FROM pg_indexes
+                WHERE tablename = 'hired_employees' UNION ALL
+                SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+                WHERE conrelid = 'hired_employees'::regclass ORDER BY 1, 2`
+            : sql<Record<string, string>>`SELECT name, sql FROM sqlite_master
+                WHERE tbl_name = 'hired_employees' ORDER BY name`;
+      return JSON.stringify((await query.execute(engine.db)).rows);
     };
     const shape = await definition();
     const before = await all();
@@ -304,11 +310,14 @@ describe.each(testEngines())('$name engine', (testEngine) => {
       const writer = await job.writer(hired, 'replace');
       await writer.write(next.slice(0, 2000));
       await writer.write(next.slice(2000));
-      const n = await writer.finish();
-      if (engine.kind === 'mysql') expect(writer.holder()).toMatch(/^dataport_stage_/);
-      // A reader outside the job still sees the old rows (SQLite's job holds the only write lock and
-      // readers see the last commit too).
+      // A reader outside the job still sees the old rows while they load (PostgreSQL's swap then locks
+      // the table from finish() to the commit; MariaDB's happens after the commit).
       expect(await count('hired_employees')).toBe(before.length);
+      const n = await writer.finish();
+      if (engine.kind === 'mysql') {
+        expect(writer.holder()).toMatch(/^dataport_stage_/);
+        expect(await count('hired_employees')).toBe(before.length);
+      }
       return n;
     });
     expect(written).toBe(3000);
