@@ -9,6 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import {
   avroSchemaFor,
+  avroTypeFor,
+  canonicalIsoMillis,
   createAvroDecoder,
   createAvroEncoder,
   type AvroCodec,
@@ -151,6 +153,89 @@ describe('avro round trip', () => {
   it('rejects a row that does not fit the schema', async () => {
     const bad = { ...person(1), hired: '2021-11-07 02:48:42' };
     await expect(encode(people, [bad], 1)).rejects.toMatchObject({ code: 'internal_error' });
+  });
+});
+
+/** `file` with its sync marker (the last 16 bytes of its header) replaced by `like`'s, for comparing bytes. */
+function withSyncOf(file: Buffer, like: Buffer): Buffer {
+  const endOfHeader = (f: Buffer) => f.indexOf(f.subarray(f.length - 16)) + 16;
+  const own = file.subarray(endOfHeader(file) - 16, endOfHeader(file));
+  const theirs = like.subarray(endOfHeader(like) - 16, endOfHeader(like));
+  const out = Buffer.from(file);
+  for (let i = out.indexOf(own); i >= 0; i = out.indexOf(own, i + 16)) theirs.copy(out, i);
+  return out;
+}
+
+/** The same rows written by avsc's own BlockEncoder, as backups were written before. */
+async function avscFile(table: TableDef, records: Row[], codec: 'null' | 'deflate') {
+  const { rowCount, createdAt, schemaVersion } = meta(records.length);
+  const enc = new avro.streams.BlockEncoder(avroTypeFor(table), {
+    codec,
+    writeHeader: 'always',
+    metadata: {
+      'dataport.table': Buffer.from(table.name),
+      'dataport.row_count': Buffer.from(String(rowCount)),
+      'dataport.created_at': Buffer.from(createdAt),
+      'dataport.schema_version': Buffer.from(schemaVersion),
+    },
+  } as Partial<avro.EncoderOptions>);
+  const chunks: Buffer[] = [];
+  await pipeline(Readable.from(records), enc, async (source) => {
+    for await (const chunk of source) chunks.push(chunk as Buffer);
+  });
+  return Buffer.concat(chunks);
+}
+
+describe('avro encoder input', () => {
+  // A record larger than a block makes the blocks grow, as avsc's did.
+  const mixed = rows.map((r, i) => (i === 2500 ? { ...r, name: 'z'.repeat(100_000) } : r));
+
+  it.each(['null', 'deflate'] as const)(
+    '%s: pages of rows with epoch millis give the bytes avsc wrote row by row',
+    async (codec) => {
+      const expected = await avscFile(people, mixed, codec);
+      const byRow = await encode(people, mixed, mixed.length, codec);
+      expect(withSyncOf(byRow, expected).equals(expected)).toBe(true);
+      const pages = Array.from({ length: Math.ceil(mixed.length / 777) }, (_, i) =>
+        mixed.slice(i * 777, (i + 1) * 777).map((r) => ({ ...r, hired: Date.parse(r.hired as string) })),
+      );
+      const chunks: Buffer[] = [];
+      await pipeline(
+        Readable.from(pages, { highWaterMark: 1 }),
+        createAvroEncoder(people, { codec, metadata: meta(mixed.length) }),
+        async (source) => {
+          for await (const chunk of source) chunks.push(chunk as Buffer);
+        },
+      );
+      expect(withSyncOf(Buffer.concat(chunks), expected).equals(expected)).toBe(true);
+    },
+  );
+
+  it('reads ISO datetimes by arithmetic exactly as Date.parse, and leaves odd ones to it', () => {
+    // Every year from 0 to 9999 (Date.UTC would read 0..99 as 19xx), a day about every ten, odd millis.
+    const wrong: string[] = [];
+    for (let ms = Date.parse('0000-01-01T00:00:00.000Z'); ms <= Date.UTC(9999, 11, 31); ms += 863_999_937) {
+      const iso = new Date(ms).toISOString();
+      if (canonicalIsoMillis(iso) !== ms) wrong.push(iso);
+    }
+    expect(wrong).toEqual([]);
+    for (const odd of [
+      '2021-02-29T00:00:00.000Z',
+      '2020-02-30T00:00:00.000Z',
+      '2021-04-31T00:00:00.000Z',
+      '2021-01-01T24:00:00.000Z',
+      '2021-01-01T00:60:00.000Z',
+      '2021-01-01T00:00:60.000Z',
+      '2021-13-01T00:00:00.000Z',
+      '2021-01-00T00:00:00.000Z',
+      '2021-01-01 00:00:00.000Z',
+      '2021-01-01T00:00:00.00xZ',
+      '2021-01-01T00:00:00.000',
+      '2021-01-01T00:00:00Z',
+    ]) {
+      expect(canonicalIsoMillis(odd), odd).toBeUndefined();
+    }
+    expect(canonicalIsoMillis('2020-02-29T23:59:59.999Z')).toBe(Date.parse('2020-02-29T23:59:59.999Z'));
   });
 });
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
@@ -11,8 +11,8 @@ import { loadConfig } from '../../src/config.js';
 import { addColumnFor } from '../../src/db/ddl.js';
 import { createMigrator, currentVersion, migrateToLatest } from '../../src/db/migrator.js';
 import { fromDbRow, insertRows } from '../../src/db/rows.js';
-import { createAvroEncoder, readAvroHeader } from '../../src/modules/backups/avro.js';
-import { findOrphans } from '../../src/modules/backups/backups.repo.js';
+import { createAvroDecoder, createAvroEncoder, readAvroHeader } from '../../src/modules/backups/avro.js';
+import { findOrphans, pageRows } from '../../src/modules/backups/backups.repo.js';
 import { backupTable } from '../../src/modules/backups/backups.service.js';
 import { closeContext, openContext } from '../../src/open.js';
 import { FsStore } from '../../src/storage/fs-store.js';
@@ -439,6 +439,70 @@ with open(sys.argv[1], 'rb') as f:
     });
     expect(await findOrphans(db, 'orph_parent', 'id', 'orph_parent', 20)).toEqual({ ids: [], count: 0 });
   });
+
+  it('reads pages by id across page boundaries, with gaps in the ids, in one snapshot', async () => {
+    // 23 ids with gaps: pages of 5 end inside the table, and the last page is short.
+    const ids = Array.from({ length: 23 }, (_, i) => 3 * i * i + 1);
+    await put(
+      t,
+      'jobs',
+      [...ids].reverse().map((id) => ({ id, job: `job ${id}` })),
+    );
+    const pagesOf = (size: number) =>
+      t.ctx.engine.snapshot(async (db) => {
+        const pages: number[][] = [];
+        for await (const page of pageRows(db, 'jobs', size)) pages.push(page.map((r) => Number(r.id)));
+        return pages;
+      });
+    const pages = await pagesOf(5);
+    expect(pages.map((p) => p.length)).toEqual([5, 5, 5, 5, 3]);
+    expect(pages.flat()).toEqual(ids);
+    // A table that fills its last page exactly ends without an empty page.
+    expect((await pagesOf(23)).map((p) => p.length)).toEqual([23]);
+    expect(await pagesOf(1000)).toEqual([ids]);
+  });
+
+  it('backs up a table of several pages and gapped ids row for row, datetimes to the millisecond', async () => {
+    await put(t, 'departments', departments);
+    await put(t, 'jobs', jobs);
+    const n = 12_345;
+    const base = Date.UTC(2021, 0, 1);
+    const many: Row[] = Array.from({ length: n }, (_, i) => ({
+      id: 3 * i + (i % 3) + 1,
+      name: `person ${i}`,
+      // Millis of every width (.000, .100, .120, .123): some drivers trim the trailing zeros.
+      datetime: new Date(base + i * 86_400_013 + (i % 4 === 0 ? 0 : i % 4 === 1 ? 100 : 120)).toISOString(),
+      department_id: (i % 3) + 1,
+      job_id: (i % 2) + 1,
+    }));
+    for (let i = 0; i < n; i += 2000) await put(t, 'hired_employees', many.slice(i, i + 2000));
+    const res = await backupTable(t.ctx, 'hired_employees', { codec: 'null' });
+    expect(res.rows).toBe(n);
+    const back: Row[] = [];
+    await pipeline(
+      await t.store.read(res.key),
+      createAvroDecoder(t.ctx.catalogue.get('hired_employees')),
+      async (source) => {
+        for await (const row of source) back.push(row as Row);
+      },
+    );
+    expect(back).toEqual(many);
+    expect(back).toEqual(await rowsOf(t, 'hired_employees'));
+  }, 60_000);
+
+  it.runIf(engine.name === 'sqlite')(
+    'refuses, as before, a stored datetime that is not UTC ISO text',
+    async () => {
+      await seed(t);
+      await sql`UPDATE hired_employees SET datetime = '2021-11-07 02:48:42.123' WHERE id = 2`.execute(
+        t.ctx.engine.db,
+      );
+      await expect(backupTable(t.ctx, 'hired_employees')).rejects.toMatchObject({
+        code: 'internal_error',
+        message: expect.stringMatching(/row 2 of hired_employees does not fit.*not a UTC ISO datetime/),
+      });
+    },
+  );
 
   it('answers 409 table_busy while another heavy operation holds the table', async () => {
     await put(t, 'jobs', jobs);

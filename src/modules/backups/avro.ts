@@ -1,9 +1,11 @@
-import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import avro from 'avsc';
 import { AppError } from '../../errors.js';
 import type { Row, TableDef } from '../../tables/types.js';
+import { HEADER } from './avro-decoder.js';
 
 // snappyjs ships no type declarations; requiring it keeps the untyped import in one place.
 export const snappy = createRequire(import.meta.url)('snappyjs') as {
@@ -34,7 +36,13 @@ class TimestampMillis extends avro.types.LogicalType {
     return new Date(ms).toISOString();
   }
   protected override _toValue(value: unknown): number {
-    if (typeof value === 'string' && ISO_UTC.test(value)) return Date.parse(value);
+    // Already epoch millis (a backup converts the driver's text itself); the long type checks it.
+    if (typeof value === 'number') return value;
+    if (typeof value === 'string') {
+      const ms = canonicalIsoMillis(value);
+      if (ms !== undefined) return ms;
+      if (ISO_UTC.test(value)) return Date.parse(value);
+    }
     if (value instanceof Date) return value.getTime();
     throw new Error(`not a UTC ISO datetime: ${String(value)}`);
   }
@@ -42,6 +50,69 @@ class TimestampMillis extends avro.types.LogicalType {
     if (avro.Type.isType(type, 'long', 'int')) return (ms) => this._fromValue(ms);
     return undefined;
   }
+}
+
+/**
+ * Epoch millis of `YYYY-MM-DDTHH:MM:SS.mmmZ` (the form every row of a backup has), by arithmetic:
+ * Date.parse and the ISO regex cost more than the rest of a row's encoding. Undefined for any other
+ * form or an out-of-range field (day 31 of April, hour 24), which Date.parse then judges as before.
+ */
+export function canonicalIsoMillis(s: string): number | undefined {
+  if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */) return undefined;
+  return fixedUtcMillis(s, 84 /* T */);
+}
+
+/**
+ * Epoch millis of the first 23 characters of `s` read as `YYYY-MM-DD?HH:MM:SS.mmm` (UTC), where `?` is
+ * the character code `separator`; undefined unless every field is in range for a real date and time.
+ */
+export function fixedUtcMillis(s: string, separator: number): number | undefined {
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  const milli = digits(s, 20, 3);
+  const layout =
+    s.charCodeAt(4) === 45 &&
+    s.charCodeAt(7) === 45 &&
+    s.charCodeAt(10) === separator &&
+    s.charCodeAt(13) === 58 &&
+    s.charCodeAt(16) === 58 &&
+    s.charCodeAt(19) === 46;
+  // digits() answers -1 for a non-digit, which every range check below rejects.
+  if (!layout || year < 0 || milli < 0 || month < 1 || month > 12 || day < 1) return undefined;
+  if (day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59) return undefined;
+  if (second < 0 || second > 59) return undefined;
+  return (
+    daysSinceEpoch(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli
+  );
+}
+
+function digits(s: string, from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil), years 0..9999 too. */
+function daysSinceEpoch(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 const LOGICAL_TYPES = { 'timestamp-millis': TimestampMillis };
@@ -78,11 +149,17 @@ export function avroTypeFor(table: TableDef): avro.Type {
   return avro.Type.forSchema(avroSchemaFor(table) as avro.Schema, { logicalTypes: LOGICAL_TYPES });
 }
 
-// Passing `codecs` to avsc replaces its defaults, so null and deflate are listed again.
-const encodeCodecs = {
-  null: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => cb(null, buf),
-  deflate: zlib.deflateRaw,
-  snappy: (buf: Buffer, cb: (err: Error | null, out?: Buffer) => void) => {
+// zlib's default output chunk, kept as the floor for small blocks.
+const MIN_DEFLATE_CHUNK = 16 * 1024;
+type Compress = (block: Buffer, cb: (err: Error | null, out?: Buffer) => void) => void;
+
+const encodeCodecs: Record<AvroCodec, Compress> = {
+  null: (buf, cb) => cb(null, buf),
+  // Asynchronous: zlib deflates in libuv's thread pool, while the next block is being encoded. An output
+  // buffer the size of the block lets one pass do it, where the default 16 KB took three trips.
+  deflate: (buf, cb) =>
+    zlib.deflateRaw(buf, { chunkSize: Math.max(buf.length + 1024, MIN_DEFLATE_CHUNK) }, cb),
+  snappy: (buf, cb) => {
     try {
       // The Avro spec puts a big-endian CRC32 of the uncompressed data after each snappy block.
       const crc = Buffer.alloc(4);
@@ -94,9 +171,14 @@ const encodeCodecs = {
   },
 };
 
+/** Blocks handed to the codec and not yet emitted: enough for deflate to keep pace, few enough to stay small. */
+const BLOCKS_IN_FLIGHT = 4;
+const MAGIC = Buffer.from('Obj\x01', 'latin1');
+const LONG = avro.Type.forSchema('long');
+
 /**
- * A stream that takes Row objects and emits the bytes of one Avro object container file.
- * It fails (and never emits the final block) unless exactly `metadata.rowCount` rows were written,
+ * A stream that takes Row objects, or arrays of them, and emits the bytes of one Avro object container
+ * file. It fails (and never emits the final block) unless exactly `metadata.rowCount` rows were written,
  * so a file whose header lies about its row count can never be published.
  * @throws AppError internal_error for a row count mismatch or a row that does not fit the schema.
  */
@@ -107,47 +189,145 @@ export function createAvroEncoder(
   return new AvroEncoder(table, options.codec ?? 'deflate', options.metadata);
 }
 
-/** avsc's encoder plus the row count check; failing `_final` keeps it from flushing the last block. */
-class AvroEncoder extends avro.streams.BlockEncoder {
+/**
+ * The container framing is written here, and avsc only encodes the header and the records: avsc's
+ * BlockEncoder holds the writer until the consumer has read each compressed block, so deflate (in the
+ * thread pool) never overlapped encoding, and it takes one stream write per row. Blocks are cut exactly
+ * as avsc cuts them (a record that overflows the block starts the next one), so files are unchanged.
+ */
+class AvroEncoder extends Duplex {
+  private readonly type: avro.Type;
+  private readonly compress: Compress;
+  private readonly sync = randomBytes(16);
+  private blockSize = BLOCK_SIZE;
+  private block = Buffer.allocUnsafe(BLOCK_SIZE);
+  private pos = 0;
+  private blockRows = 0;
   private written = 0;
+  /** Blocks in file order; each gets its framed bytes when its codec answers. */
+  private readonly inFlight: { bytes?: Buffer }[] = [];
+  /** The callback of the write (or of the end) that waits for blocks in flight or for the reader. */
+  private waiting?: () => void;
+  private readerFull = false;
 
   constructor(
     private readonly table: TableDef,
-    codec: AvroCodec,
+    private readonly codec: AvroCodec,
     private readonly metadata: AvroBackupMetadata,
   ) {
     const { rowCount, createdAt, schemaVersion } = metadata;
     if (!Number.isSafeInteger(rowCount) || rowCount < 0) {
       throw new AppError('internal_error', `invalid row count for the backup of ${table.name}: ${rowCount}`);
     }
-    super(avroTypeFor(table), {
-      codec,
-      codecs: encodeCodecs,
-      blockSize: BLOCK_SIZE,
-      // 'auto' would write no header at all for an empty table, which is not a valid file.
-      writeHeader: 'always',
-      metadata: {
-        'dataport.table': Buffer.from(table.name),
-        'dataport.row_count': Buffer.from(String(rowCount)),
-        'dataport.created_at': Buffer.from(createdAt instanceof Date ? createdAt.toISOString() : createdAt),
-        'dataport.schema_version': Buffer.from(schemaVersion),
-      },
-    } as Partial<avro.EncoderOptions>);
-    // avsc re-emits a row that does not fit the schema as a bare 'error'; give it our code instead.
-    this.removeAllListeners('typeError');
-    this.on('typeError', (err: Error) => {
-      const message = `row ${this.written} of ${table.name} does not fit its Avro schema: ${err.message}`;
-      this.destroy(new AppError('internal_error', message, { cause: err }));
-    });
+    const compress = encodeCodecs[codec];
+    if (!compress) throw new Error(`unsupported codec: ${codec}`);
+    // One write can be a whole page of rows: buffer one, not sixteen.
+    super({ writableObjectMode: true, writableHighWaterMark: 1 });
+    this.type = avroTypeFor(table);
+    this.compress = compress;
+    // Written at once, as avsc's writeHeader 'always': an empty table still gets a valid file.
+    const meta: Record<string, Buffer> = {
+      'avro.schema': Buffer.from(JSON.stringify(this.type.schema({ exportAttrs: true }))),
+      'avro.codec': Buffer.from(codec),
+      'dataport.table': Buffer.from(table.name),
+      'dataport.row_count': Buffer.from(String(rowCount)),
+      'dataport.created_at': Buffer.from(createdAt instanceof Date ? createdAt.toISOString() : createdAt),
+      'dataport.schema_version': Buffer.from(schemaVersion),
+    };
+    this.push(HEADER.toBuffer({ magic: MAGIC, meta, sync: this.sync }));
   }
 
-  override _write(row: Row, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (++this.written > this.metadata.rowCount) return cb(this.countError('more'));
-    super._write(row, encoding, cb);
+  override _write(chunk: Row | Row[], _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    try {
+      if (Array.isArray(chunk)) for (const row of chunk) this.append(row);
+      else this.append(chunk);
+    } catch (err) {
+      return cb(err as Error);
+    }
+    this.whenRoom(cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    cb(this.written === this.metadata.rowCount ? null : this.countError('fewer'));
+    if (this.written !== this.metadata.rowCount) return cb(this.countError('fewer'));
+    if (this.blockRows > 0) this.flushBlock();
+    const finish = () => {
+      if (this.inFlight.length > 0) return void (this.waiting = finish);
+      this.push(null);
+      cb();
+    };
+    finish();
+  }
+
+  override _read(): void {
+    this.readerFull = false;
+    this.wake();
+  }
+
+  private append(row: Row): void {
+    if (++this.written > this.metadata.rowCount) throw this.countError('more');
+    let end = this.encode(row);
+    if (end < 0) {
+      if (this.pos > 0) this.flushBlock();
+      // A record larger than a block gets a block of twice its size, from then on (as avsc does).
+      if (-end > this.blockSize) this.blockSize = -end * 2;
+      this.block = Buffer.allocUnsafe(this.blockSize);
+      this.pos = 0;
+      end = this.encode(row);
+    }
+    this.pos = end;
+    this.blockRows++;
+  }
+
+  /** The record written at `pos`: where it ends, or minus its size when the block lacks room for it. */
+  private encode(row: Row): number {
+    let end: number;
+    try {
+      end = this.type.encode(row, this.block, this.pos);
+    } catch (err) {
+      const message = `row ${this.written} of ${this.table.name} does not fit its Avro schema: ${(err as Error).message}`;
+      throw new AppError('internal_error', message, { cause: err });
+    }
+    // avsc answers a shortfall as (block length - where the record would end), a negative number.
+    return end < 0 ? -(this.block.length - end - this.pos) : end;
+  }
+
+  private flushBlock(): void {
+    const count = this.blockRows;
+    const slot: { bytes?: Buffer } = {};
+    this.inFlight.push(slot);
+    this.compress(this.block.subarray(0, this.pos), (err, data) => {
+      // A block deflated after the pipeline failed has nowhere to go.
+      if (this.destroyed) return;
+      if (err || !data) {
+        return void this.destroy(new Error(`${this.codec} codec compression error`, { cause: err }));
+      }
+      slot.bytes = Buffer.concat([LONG.toBuffer(count), LONG.toBuffer(data.length), data, this.sync]);
+      this.emitReady();
+    });
+    this.blockRows = 0;
+    // The block is the codec's now (the null codec emits it as it is): the next one gets a new buffer.
+    this.block = Buffer.allocUnsafe(this.blockSize);
+    this.pos = 0;
+  }
+
+  /** Emits the blocks whose turn has come, in file order, however their codec calls finished. */
+  private emitReady(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0].bytes) {
+      if (!this.push(this.inFlight.shift()!.bytes)) this.readerFull = true;
+    }
+    this.wake();
+  }
+
+  /** Calls `cb` now, or once the blocks in flight and the reader's buffer have room again. */
+  private whenRoom(cb: () => void): void {
+    if (this.inFlight.length < BLOCKS_IN_FLIGHT && !this.readerFull) cb();
+    else this.waiting = cb;
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) this.whenRoom(waiting);
   }
 
   private countError(which: 'more' | 'fewer'): AppError {
@@ -171,5 +351,5 @@ export function crc32(buf: Uint8Array): number {
 }
 
 // The decoder lives in its own file; re-exported so that callers keep one import for the codec layer.
-// The cycle is safe: avro-decoder.ts only uses this module's bindings inside functions, never at load.
+// The cycle is safe: each module only uses the other's bindings inside functions, never at load.
 export { createAvroDecoder, readAvroHeader, AvroDecoder, type AvroHeader } from './avro-decoder.js';

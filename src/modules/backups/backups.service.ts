@@ -4,12 +4,18 @@ import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import type { Context, Progress } from '../../context.js';
 import { currentVersion } from '../../db/migrator.js';
-import { fromDbRow } from '../../db/rows.js';
+import type { DialectCaps } from '../../db/engine.js';
 import { keys } from '../../storage/keys.js';
 import type { ObjectInfo } from '../../storage/types.js';
 import type { Row, TableDef } from '../../tables/types.js';
-import { createAvroEncoder, readAvroHeader, type AvroCodec } from './avro.js';
-import { countRows, streamRows } from './backups.repo.js';
+import {
+  canonicalIsoMillis,
+  createAvroEncoder,
+  fixedUtcMillis,
+  readAvroHeader,
+  type AvroCodec,
+} from './avro.js';
+import { countRows, pageRows } from './backups.repo.js';
 
 export interface BackupResult {
   table: string;
@@ -32,8 +38,6 @@ export interface BackupEntry {
   created_at: string;
 }
 
-/** Rows between two progress reports of a backup. */
-const BACKUP_PROGRESS_EVERY = 10_000;
 /** Headers read at once when listing the history. */
 const HEADER_READS = 8;
 const CONTENT_TYPE = 'application/avro';
@@ -60,7 +64,8 @@ export async function backupTable(
     const written = await ctx.engine.snapshot(async (db) => {
       const rowCount = await countRows(db, table.name);
       const encoder = createAvroEncoder(table, { codec, metadata: { rowCount, createdAt, schemaVersion } });
-      const rows = Readable.from(rowsOf(ctx, db, table, options.progress));
+      // One page ahead at most: the encoder holds another, and the repository reads a third.
+      const rows = Readable.from(pagesOf(ctx, db, table, options.progress), { highWaterMark: 1 });
       const digest = createHash('sha256');
       let bytes = 0;
       const measure = new Transform({
@@ -124,18 +129,76 @@ async function writeChecksum(ctx: Context, key: string, sha256: string): Promise
   });
 }
 
-async function* rowsOf(
+/** The table's rows as encoder records, a page (an array, one write to the encoder) at a time. */
+async function* pagesOf(
   ctx: Context,
   db: Kysely<any>,
   table: TableDef,
   progress?: Progress,
-): AsyncGenerator<Row> {
+): AsyncGenerator<Row[]> {
+  const toRecord = recordReader(table, ctx.engine.caps);
   let n = 0;
-  for await (const row of streamRows(db, table.name)) {
-    yield fromDbRow(table, ctx.engine.caps, row);
-    if (++n % BACKUP_PROGRESS_EVERY === 0) progress?.(n);
+  for await (const page of pageRows(db, table.name)) {
+    const records = page.map(toRecord);
+    n += records.length;
+    progress?.(n);
+    yield records;
   }
   progress?.(n);
+}
+
+/**
+ * fromDbRow for the encoder: the same values, but a datetime is handed over as epoch millis read
+ * straight from the driver's text where it can be, because building an ISO string only for the encoder
+ * to parse it again cost more than encoding the rest of the row.
+ */
+function recordReader(table: TableDef, caps: DialectCaps): (row: Record<string, unknown>) => Row {
+  const toMillis = datetimeReader(caps);
+  const columns = table.columns.map((c) => ({ name: c.name, type: c.type }));
+  return (row) => {
+    const out: Row = {};
+    for (const { name, type } of columns) {
+      const v = row[name];
+      out[name] = type === 'datetime' ? toMillis(v) : type === 'integer' ? Number(v) : String(v);
+    }
+    return out;
+  };
+}
+
+/**
+ * Driver datetime texts (as probes) and what the engine's decoder makes of them, for each layout read
+ * directly: ISO text (SQLite), and 'YYYY-MM-DD HH:MM:SS.mmm' (MariaDB, PostgreSQL).
+ */
+const ISO_PROBES = [
+  ['2001-02-03T04:05:06.789Z', '2001-02-03T04:05:06.789Z'],
+  ['2022-07-15T23:59:58.012Z', '2022-07-15T23:59:58.012Z'],
+];
+const SPACED_PROBES = [
+  ['2001-02-03 04:05:06.789', '2001-02-03T04:05:06.789Z'],
+  ['2022-07-15 23:59:58.012', '2022-07-15T23:59:58.012Z'],
+];
+
+/**
+ * A datetime as the driver returns it, to epoch millis when its text has a layout that the engine's
+ * own decoder only rearranges (the probes, in winter and in summer, would catch a time zone being
+ * applied); anything else goes through the decoder, to an ISO string that the encoder judges as before.
+ */
+function datetimeReader(caps: DialectCaps): (value: unknown) => number | string {
+  const decodes = (probes: string[][]) => probes.every(([text, iso]) => caps.decodeDatetime(text) === iso);
+  const iso = decodes(ISO_PROBES);
+  const spaced = decodes(SPACED_PROBES);
+  return (value) => {
+    if (typeof value === 'string') {
+      const ms =
+        iso && value.length === 24
+          ? canonicalIsoMillis(value)
+          : spaced && value.length === 23
+            ? fixedUtcMillis(value, 32 /* space */)
+            : undefined;
+      if (ms !== undefined) return ms;
+    }
+    return caps.decodeDatetime(value);
+  };
 }
 
 /** What a stream reports when another stream of its pipeline failed first. */
