@@ -87,4 +87,22 @@ export interface Engine {
   /** What a driver error means to us; null when it is none of these. */
   classify(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null;
   close(): Promise<void>;
+  /**
+   * Runs `fn` in one short transaction on the shared pool and commits when it resolves; rolls back and
+   * rethrows when it throws. For a batch insert, whose lookups and insert repeat with every request.
+   */
+  batchTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T>;
+}
+
+/**
+ * The statements a batch insert repeats, in their fastest form on each engine (prepared once per table on
+ * SQLite, array-bound on PostgreSQL, no query builder), inside Engine.batchTransaction's transaction.
+ */
+export interface BatchTransaction {
+  /** Kysely bound to the transaction, for every other statement. */
+  readonly db: Kysely<any>;
+  /** Ids among `ids` that exist in `table` (a table of the catalogue, with an integer id). */
+  existingIds(table: string, ids: number[]): Promise<Set<number>>;
+  /** Inserts validated rows; an id already in the table fails it with a unique violation. */
+  insert(table: TableDef, rows: Row[]): Promise<void>;
 }

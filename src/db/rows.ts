@@ -77,6 +77,34 @@ export async function existingIds(
   return found;
 }
 
+/**
+ * The span of `ids` when it is dense enough (a batch's ids mostly follow one another) to read with one
+ * range scan of the primary key instead of one index descent per id: 1000 descents cost MariaDB a
+ * quarter of what the batch's insert does, the range next to nothing. The range reads at most twice as
+ * many keys as there are ids; null otherwise. Callers keep only the ids asked for (askedIds).
+ */
+export function denseSpan(ids: number[]): { min: number; max: number } | null {
+  if (ids.length === 0) return null;
+  let min = ids[0];
+  let max = ids[0];
+  for (const id of ids) {
+    if (id < min) min = id;
+    else if (id > max) max = id;
+  }
+  return max - min < 2 * ids.length ? { min, max } : null;
+}
+
+/** The ids among `found` (as the driver returned them) that were asked for. */
+export function askedIds(found: unknown[], ids: number[]): Set<number> {
+  const asked = new Set(ids);
+  const out = new Set<number>();
+  for (const v of found) {
+    const id = Number(v);
+    if (asked.has(id)) out.add(id);
+  }
+  return out;
+}
+
 /** Drops the `dataport_stage_*` tables that `names` lists (a killed job's leftovers); answers how many. */
 export async function dropStages(db: Kysely<any>, names: { name: string }[]): Promise<number> {
   const stages = names.map((r) => r.name).filter((n) => /^dataport_stage_[0-9a-f]+$/.test(n));

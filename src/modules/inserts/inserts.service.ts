@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Context } from '../../context.js';
-import { insertRows } from '../../db/rows.js';
 import { AppError } from '../../errors.js';
 import { countReasons } from '../../observability/metrics.js';
 import type { Row, TableDef } from '../../tables/types.js';
@@ -31,7 +30,8 @@ export interface InsertResult {
 }
 
 interface Candidate {
-  raw: string;
+  /** The row as sent: a CSV line, or a JSON value turned back into text only if it is refused. */
+  raw: string | { json: unknown };
   checked: Checked;
 }
 
@@ -67,10 +67,9 @@ export async function insertBatch(
   let result: InsertResult;
   try {
     result = await withRetry(ctx, () =>
-      engine.db.transaction().execute(async (trx) => {
-        const results = await new RowGate(trx, engine.caps, table, true).check(
-          candidates.map((c) => c.checked),
-        );
+      engine.batchTransaction(async (tx) => {
+        const gate = new RowGate(tx.db, engine.caps, table, true, (t, ids) => tx.existingIds(t, ids));
+        const results = await gate.check(candidates.map((c) => c.checked));
         const now = new Date().toISOString();
         const rows: Row[] = [];
         const rejects: RejectRecord[] = [];
@@ -78,14 +77,14 @@ export async function insertBatch(
           if (r.ok) rows.push(r.row);
           else
             rejects.push(
-              reject(loadId, table.name, source, r.violation, candidates[index].raw, now, { index }),
+              reject(loadId, table.name, source, r.violation, rawText(candidates[index]), now, { index }),
             );
         });
         const refuseAll = options.atomic === true && rejects.length > 0;
-        if (!refuseAll) await insertRows(trx, engine.caps, table, rows);
-        await insertRejects(trx, rejects);
+        if (!refuseAll) await tx.insert(table, rows);
+        await insertRejects(tx.db, rejects);
         const inserted = refuseAll ? 0 : rows.length;
-        await recordRun(trx, run, {
+        await recordRun(tx.db, run, {
           rows_read: candidates.length,
           loaded: inserted,
           rejected: rejects.length,
@@ -163,10 +162,11 @@ function fromJson(table: TableDef, body: unknown): Candidate[] {
   if (!list)
     throw new AppError('invalid_request', 'the body must be a JSON array of row objects, or one row object');
   checkCount(list.length);
-  return list.map((value) => ({
-    raw: JSON.stringify(value) ?? String(value),
-    checked: checkObject(table, value),
-  }));
+  return list.map((value) => ({ raw: { json: value }, checked: checkObject(table, value) }));
+}
+
+function rawText({ raw }: Candidate): string {
+  return typeof raw === 'string' ? raw : (JSON.stringify(raw.json) ?? String(raw.json));
 }
 
 async function fromCsv(table: TableDef, text: string): Promise<Candidate[]> {

@@ -23,6 +23,9 @@ export class RowGate {
     private readonly table: TableDef,
     /** Payload inserts refuse ids already in the table; historic loads and restores replace them. */
     private readonly refuseExisting: boolean,
+    /** How ids are looked up; a batch insert passes its transaction's (Engine.batchTransaction). */
+    private readonly lookUp: (table: string, ids: number[]) => Promise<Set<number>> = (table, ids) =>
+      existingIds(db, table, ids, caps),
   ) {
     this.references = table.columns.filter((c) => c.references);
     for (const c of this.references) {
@@ -36,11 +39,9 @@ export class RowGate {
     const rows = batch.flatMap((c) => (c.ok ? [c.row] : []));
     await this.lookUpReferences(rows);
     const existing = this.refuseExisting
-      ? await existingIds(
-          this.db,
+      ? await this.lookUp(
           this.table.name,
           rows.map((r) => r.id as number),
-          this.caps,
         )
       : new Set<number>();
     return batch.map((c) => (c.ok ? this.checkRow(c.row, existing) : c));
@@ -88,7 +89,7 @@ export class RowGate {
         if (!present.has(id) && !absent.has(id) && !this.accepted(parent, id)) unknown.add(id);
       }
       if (unknown.size === 0) continue;
-      const found = await existingIds(this.db, parent, [...unknown], this.caps);
+      const found = await this.lookUp(parent, [...unknown]);
       for (const id of unknown) (found.has(id) ? present : absent).add(id);
     }
   }

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/db/engine.js';
+import { createEngine } from '../../src/db/index.js';
+import { createMigrator, migrateToLatest } from '../../src/db/migrator.js';
+import { denseSpan, fromDbRow, insertRows } from '../../src/db/rows.js';
+import { defaultCatalogue } from '../../src/tables/catalogue.js';
+import type { Row } from '../../src/tables/types.js';
+import { testEngines } from '../helpers/engines.js';
+
+const catalogue = defaultCatalogue();
+const hired = catalogue.get('hired_employees');
+
+// Text that SQL escaping, array literals and JSON must all carry through unchanged.
+const NAMES = [
+  "O'Brien",
+  'back\\slash\\',
+  'quote "double"',
+  '{braces}, comma',
+  'NULL',
+  'ask? ?? ?',
+  'Zoë 😀 日本語',
+  'tab\there',
+];
+
+const person = (id: number, extra: Partial<Row> = {}): Row => ({
+  id,
+  name: NAMES[id % NAMES.length],
+  datetime: new Date(Date.UTC(2021, 0, 1) + (id % 100_000) * 1_234_567).toISOString(),
+  department_id: 1 + (id % 3),
+  job_id: 1,
+  ...extra,
+});
+
+describe('denseSpan', () => {
+  it('answers a range only when it reads at most twice the ids', () => {
+    expect(denseSpan([])).toBeNull();
+    expect(denseSpan([7])).toEqual({ min: 7, max: 7 });
+    expect(denseSpan([5, 3, 4])).toEqual({ min: 3, max: 5 });
+    expect(denseSpan([1, 4])).toEqual({ min: 1, max: 4 });
+    expect(denseSpan([1, 5])).toBeNull();
+    expect(denseSpan([1, 2, 2_000_000_000])).toBeNull();
+  });
+});
+
+describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
+  let engine: Engine;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const database = await testEngine.create();
+    drop = database.drop;
+    engine = await createEngine(database.url);
+    await migrateToLatest(createMigrator(engine, catalogue));
+    const named = (prefix: string, column: string) =>
+      [1, 2, 3].map((id) => ({ id, [column]: `${prefix} ${id}` }));
+    await insertRows(engine.db, engine.caps, catalogue.get('departments'), named('Dept', 'department'));
+    await insertRows(engine.db, engine.caps, catalogue.get('jobs'), named('Job', 'job'));
+  });
+  afterAll(async () => {
+    await engine?.close();
+    await drop?.();
+  });
+  beforeEach(async () => {
+    await engine.db.deleteFrom(hired.name).execute();
+  });
+
+  const all = async () =>
+    (await engine.db.selectFrom(hired.name).selectAll().orderBy('id').execute()).map((r) =>
+      fromDbRow(hired, engine.caps, r),
+    );
+
+  it('inserts rows exactly as given, and commits them with the rest of the transaction', async () => {
+    const rows = Array.from({ length: 1000 }, (_, i) => person(i + 1));
+    await engine.batchTransaction(async (tx) => {
+      await tx.insert(hired, rows);
+      await tx.insert(hired, []);
+      await tx.db
+        .insertInto('dataport_loads')
+        .values({
+          id: 'batch-test',
+          table_name: hired.name,
+          kind: 'payload',
+          source: 'test',
+          status: 'succeeded',
+          started_at: '2021-01-01T00:00:00.000Z',
+        })
+        .execute();
+    });
+    expect(await all()).toEqual(rows);
+    const runs = await engine.db
+      .selectFrom('dataport_loads')
+      .select('id')
+      .where('id', '=', 'batch-test')
+      .execute();
+    expect(runs).toHaveLength(1);
+  });
+
+  it('finds existing ids among dense, sparse and absent ones, and only those asked for', async () => {
+    await insertRows(
+      engine.db,
+      engine.caps,
+      hired,
+      [1, 2, 3, 5, 8, 1_000_000, 2_000_000_000].map((id) => person(id)),
+    );
+    await engine.batchTransaction(async (tx) => {
+      // Dense: one range read, which also meets 2 (not asked for).
+      expect(await tx.existingIds(hired.name, [1, 3, 4])).toEqual(new Set([1, 3]));
+      // Sparse: a lookup per id.
+      expect(await tx.existingIds(hired.name, [8, 1_000_000, 2_000_000_000, 7_777_777])).toEqual(
+        new Set([8, 1_000_000, 2_000_000_000]),
+      );
+      expect(await tx.existingIds(hired.name, [])).toEqual(new Set());
+      expect(await tx.existingIds('departments', [3, 2, 9])).toEqual(new Set([2, 3]));
+      // Reads see the transaction's own writes.
+      await tx.insert(hired, [person(4)]);
+      expect(await tx.existingIds(hired.name, [4, 6])).toEqual(new Set([4]));
+    });
+  });
+
+  it('rolls everything back when the callback throws', async () => {
+    const err = await engine
+      .batchTransaction(async (tx) => {
+        await tx.insert(hired, [person(1), person(2)]);
+        throw new Error('changed my mind');
+      })
+      .catch((e: Error) => e);
+    expect(err?.message).toBe('changed my mind');
+    expect(await all()).toEqual([]);
+  });
+
+  it('fails with a unique violation on an id already in the table, and keeps nothing of the batch', async () => {
+    await insertRows(engine.db, engine.caps, hired, [person(2)]);
+    const err = await engine
+      .batchTransaction((tx) => tx.insert(hired, [person(1), person(2, { name: 'again' }), person(3)]))
+      .catch((e: unknown) => e);
+    expect(engine.classify(err)).toBe('unique_violation');
+    expect(await all()).toEqual([person(2)]);
+  });
+
+  it('refuses a row whose reference does not exist (the database checks too)', async () => {
+    const err = await engine
+      .batchTransaction((tx) => tx.insert(hired, [person(1, { department_id: 99 })]))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(await all()).toEqual([]);
+  });
+});
