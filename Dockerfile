@@ -40,4 +40,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM: finish requests in flight for up to SHUTDOWN_GRACE_MS, close the pools, exit 0.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server.js"]
+# A young generation of 2 x 8 MB instead of 2 x 16: 15-20 MB less peak memory during loads and backups,
+# at no measured cost in speed (bench/RESULTS.md). The same flag as `npm run start:prod` and the bench.
+CMD ["node", "--max-semi-space-size=8", "dist/server.js"]
