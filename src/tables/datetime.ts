@@ -42,7 +42,7 @@ function parseUtc(v: string): string | null | undefined {
 }
 
 /** The decimal number in v[start, start + length), or -1 when a character is not a digit. */
-function digits(v: string, start: number, length: number): number {
+export function digits(v: string, start: number, length: number): number {
   let n = 0;
   for (let i = start; i < start + length; i++) {
     const d = v.charCodeAt(i) - 48;
@@ -75,7 +75,8 @@ export function parseGeneral(value: string): string | null {
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-function daysIn(year: number, month: number): number {
+/** Days in a month of the proleptic Gregorian calendar. */
+export function daysIn(year: number, month: number): number {
   if (month !== 2) return DAYS[month - 1];
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }

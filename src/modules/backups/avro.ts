@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import avro from 'avsc';
 import { AppError } from '../../errors.js';
+import { daysIn, digits } from '../../tables/datetime.js';
 import type { Row, TableDef } from '../../tables/types.js';
 import { HEADER } from './avro-decoder.js';
 
@@ -83,26 +84,11 @@ export function fixedUtcMillis(s: string, separator: number): number | undefined
     s.charCodeAt(19) === 46;
   // digits() answers -1 for a non-digit, which every range check below rejects.
   if (!layout || year < 0 || milli < 0 || month < 1 || month > 12 || day < 1) return undefined;
-  if (day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59) return undefined;
+  if (day > daysIn(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59) return undefined;
   if (second < 0 || second > 59) return undefined;
   return (
     daysSinceEpoch(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli
   );
-}
-
-function digits(s: string, from: number, count: number): number {
-  let n = 0;
-  for (let i = from; i < from + count; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil), years 0..9999 too. */
