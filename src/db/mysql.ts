@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
@@ -8,7 +7,7 @@ import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
 import { planSwap } from './mysql-swap.js';
 import { mysqlBatch } from './mysql-batch.js';
-import { nativeWriter, type StreamLoad } from './native-writer.js';
+import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
 import { dropStages, insertRows } from './rows.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
@@ -301,25 +300,12 @@ function streamLoad(
   name = into,
 ): StreamLoad {
   const input = new PassThrough({ highWaterMark: 1 << 20 });
-  const done = loadData(conn, into, list, () => input);
-  done.catch(() => undefined); // observed in write(), end() and abort()
-  return {
-    async write(rows) {
-      if (!input.write(encode(rows))) await Promise.race([once(input, 'drain'), done]);
-    },
-    async end(expected) {
-      input.end();
-      await checkLoad(conn, name, await done, expected);
-    },
-    // Ends the statement cleanly rather than with an error: the rows it took are rolled back with the
-    // job (or dropped with the staging table), and mysql2 hangs on a stream destroyed before the
-    // server asked for it.
-    async abort() {
-      if (input.writableEnded) return;
-      input.end();
-      await done.catch(() => undefined);
-    },
-  };
+  return streamInto(
+    input,
+    loadData(conn, into, list, () => input),
+    encode,
+    (result, expected) => checkLoad(conn, name, result, expected),
+  );
 }
 
 /** `LOAD DATA LOCAL` of tab-separated lines (see encodeLine) into `table`, from the stream `input` gives. */

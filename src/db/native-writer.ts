@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import type { Row } from '../tables/types.js';
 import type { BulkWriter } from './engine.js';
 
@@ -12,6 +14,36 @@ export interface StreamLoad {
   end(expected: number): Promise<void>;
   /** Ends the statement early (the job is failing and will roll back); resolves when the connection is free. */
   abort(): Promise<void>;
+}
+
+/**
+ * A StreamLoad over `input`, the stream one bulk statement reads; `done` settles with the statement and
+ * `check` judges its result against the rows written.
+ */
+export function streamInto<R>(
+  input: Writable,
+  done: Promise<R>,
+  encode: (rows: Row[]) => string,
+  check: (result: R, expected: number) => void | Promise<void>,
+): StreamLoad {
+  done.catch(() => undefined); // observed in write(), end() and abort()
+  return {
+    async write(rows) {
+      if (!input.write(encode(rows))) await Promise.race([once(input, 'drain'), done]);
+    },
+    async end(expected) {
+      input.end();
+      await check(await done, expected);
+    },
+    // Ends the statement cleanly rather than with an error: the rows it took are rolled back with the
+    // job (or dropped with the staging table), and mysql2 hangs on a stream destroyed before the
+    // server asked for it.
+    async abort() {
+      if (input.writableEnded) return;
+      input.end();
+      await done.catch(() => undefined);
+    },
+  };
 }
 
 /** A bulk statement into a new staging table on a second connection. */

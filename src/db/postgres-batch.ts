@@ -1,7 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BatchTransaction, DialectCaps } from './engine.js';
-import { askedIds, denseSpan } from './rows.js';
+import { lookUpIds } from './rows.js';
 
 /**
  * Engine.batchTransaction on PostgreSQL: a Kysely transaction on the pool, with the batch's lookups and
@@ -17,21 +17,14 @@ export function postgresBatch<T>(
   return db.transaction().execute((trx) =>
     fn({
       db: trx,
-      async existingIds(table, ids) {
-        if (ids.length === 0) return new Set();
-        const span = denseSpan(ids);
-        const query = span
-          ? CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN $1 AND $2`, [
-              span.min,
-              span.max,
-            ])
-          : CompiledQuery.raw(probeSql(table), [ids]);
-        const { rows } = await trx.executeQuery<{ id: unknown }>(query);
-        return askedIds(
-          rows.map((r) => r.id),
+      existingIds: (table, ids) =>
+        lookUpIds(
+          trx,
           ids,
-        );
-      },
+          (min, max) =>
+            CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN $1 AND $2`, [min, max]),
+          (list) => CompiledQuery.raw(probeSql(table), [list]),
+        ),
       async insert(table, rows) {
         if (rows.length === 0) return;
         const { sql, parameters } = insertQuery(table, caps, rows);

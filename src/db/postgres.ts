@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -8,7 +7,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
-import { nativeWriter, type StreamLoad } from './native-writer.js';
+import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
 import { postgresBatch } from './postgres-batch.js';
 import { planPgSwap } from './postgres-swap.js';
 import { dropStages, insertRows } from './rows.js';
@@ -270,26 +269,10 @@ function streamCopy(
   name = into,
 ): StreamLoad {
   const input = client.query(copyFrom(`COPY ${quote(into)} (${list}) FROM STDIN WITH (FORMAT csv)`));
-  const done = finished(input);
-  done.catch(() => undefined); // observed in write(), end() and abort()
-  return {
-    async write(rows) {
-      if (!input.write(encode(rows))) await Promise.race([once(input, 'drain'), done]);
-    },
-    async end(expected) {
-      input.end();
-      await done;
-      const copied = (input as unknown as { rowCount: number }).rowCount;
-      if (copied !== expected) throw new Error(`COPY into ${name} loaded ${copied} of ${expected} rows`);
-    },
-    // Ends the copy cleanly rather than with an error: the rows it took are rolled back with the job
-    // (or dropped with the staging table).
-    async abort() {
-      if (input.writableEnded) return;
-      input.end();
-      await done.catch(() => undefined);
-    },
-  };
+  return streamInto(input, finished(input), encode, (_, expected) => {
+    const copied = (input as unknown as { rowCount: number }).rowCount;
+    if (copied !== expected) throw new Error(`COPY into ${name} loaded ${copied} of ${expected} rows`);
+  });
 }
 
 async function swap(client: pg.PoolClient, mode: WriteMode, fn: () => Promise<void>) {

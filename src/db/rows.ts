@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
 import type { DialectCaps } from './engine.js';
 
@@ -92,6 +92,25 @@ export function denseSpan(ids: number[]): { min: number; max: number } | null {
     else if (id > max) max = id;
   }
   return max - min < 2 * ids.length ? { min, max } : null;
+}
+
+/**
+ * Ids among `ids` that exist in `table`, for Engine.batchTransaction: one range read when the ids are
+ * dense (denseSpan), else the engine's list form; only the ids asked for are kept.
+ */
+export async function lookUpIds(
+  trx: Kysely<any>,
+  ids: number[],
+  range: (min: number, max: number) => CompiledQuery,
+  list: (ids: number[]) => CompiledQuery,
+): Promise<Set<number>> {
+  if (ids.length === 0) return new Set();
+  const span = denseSpan(ids);
+  const { rows } = await trx.executeQuery<{ id: unknown }>(span ? range(span.min, span.max) : list(ids));
+  return askedIds(
+    rows.map((r) => r.id),
+    ids,
+  );
 }
 
 /** The ids among `found` (as the driver returned them) that were asked for. */

@@ -7,7 +7,7 @@ import { AppError } from '../../errors.js';
 import { keys, normalizeKey } from '../../storage/keys.js';
 import type { Row, TableDef } from '../../tables/types.js';
 import { checkObject, type Checked, type Violation } from '../../tables/validate.js';
-import { RowGate } from '../loads/gate.js';
+import { idsOn, RowGate } from '../loads/gate.js';
 import { reject } from '../loads/loads.service.js';
 import { failRun, finishRun, startRun } from '../loads/runs.repo.js';
 import { insertRejects } from '../rejects/rejects.repo.js';
@@ -94,7 +94,7 @@ async function restoreRows(
 ): Promise<number> {
   // Only duplicate ids are checked per record. A broken foreign key is a conflict of the whole restore
   // (409, naming the ids), not a bad record: the references are checked apart, see references.ts.
-  const gate = new RowGate(job.lookups, ctx.engine.caps, withoutReferences(table), false);
+  const gate = new RowGate(withoutReferences(table), false, idsOn(job.lookups, ctx.engine.caps));
   const references = new ReferenceCheck(job.lookups, ctx.engine.caps, ctx.catalogue, table);
   // Created with the first batch, so that a file refused on its header never empties the table.
   let writer: BulkWriter | undefined;

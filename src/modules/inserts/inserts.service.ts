@@ -68,7 +68,7 @@ export async function insertBatch(
   try {
     result = await withRetry(ctx, () =>
       engine.batchTransaction(async (tx) => {
-        const gate = new RowGate(tx.db, engine.caps, table, true, (t, ids) => tx.existingIds(t, ids));
+        const gate = new RowGate(table, true, tx.existingIds);
         const results = await gate.check(candidates.map((c) => c.checked));
         const now = new Date().toISOString();
         const rows: Row[] = [];

@@ -5,6 +5,14 @@ import type { Row, TableDef } from '../../tables/types.js';
 import type { Checked, Violation } from '../../tables/validate.js';
 import { IdSet } from './id-set.js';
 
+/** Answers which of `ids` exist in `table`. */
+export type IdLookup = (table: string, ids: number[]) => Promise<Set<number>>;
+
+/** Looks ids up with plain queries on `db`. */
+export function idsOn(db: Kysely<any>, caps: DialectCaps): IdLookup {
+  return (table, ids) => existingIds(db, table, ids, caps);
+}
+
 /**
  * The rules that need more than one row: unique ids and foreign keys. Rows come in batches so that
  * each batch costs one lookup per referenced table, whatever its size. Lookups may run on another
@@ -18,14 +26,11 @@ export class RowGate {
   private readonly references;
 
   constructor(
-    private readonly db: Kysely<any>,
-    private readonly caps: DialectCaps,
     private readonly table: TableDef,
     /** Payload inserts refuse ids already in the table; historic loads and restores replace them. */
     private readonly refuseExisting: boolean,
-    /** How ids are looked up; a batch insert passes its transaction's (Engine.batchTransaction). */
-    private readonly lookUp: (table: string, ids: number[]) => Promise<Set<number>> = (table, ids) =>
-      existingIds(db, table, ids, caps),
+    /** Ids that exist, per table: `idsOn` for a Kysely connection, or a batch transaction's own. */
+    private readonly lookUp: IdLookup,
   ) {
     this.references = table.columns.filter((c) => c.references);
     for (const c of this.references) {

@@ -8,7 +8,7 @@ import type { TableDef } from '../../tables/types.js';
 import { checkFields, type Checked } from '../../tables/validate.js';
 import { clipRaw, insertRejects, type RejectRecord } from '../rejects/rejects.repo.js';
 import { csvRecords } from './csv-records.js';
-import { RowGate } from './gate.js';
+import { idsOn, RowGate } from './gate.js';
 import { failRun, finishRun, startRun } from './runs.repo.js';
 
 export interface LoadResult {
@@ -69,7 +69,7 @@ export async function loadCsv(
   const reasons: Record<string, number> = {};
   try {
     await engine.bulkJob(async (job) => {
-      const gate = new RowGate(job.lookups, engine.caps, table, false);
+      const gate = new RowGate(table, false, idsOn(job.lookups, engine.caps));
       const writer = await job.writer(table, 'upsert');
       let batch: { line: number; raw: string; checked: Checked }[] = [];
       // Rejects wait here until there are enough of them: writing them ends the writer's bulk statement.
