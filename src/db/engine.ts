@@ -64,6 +64,13 @@ export interface BulkJob {
   writer(table: TableDef, mode: WriteMode): Promise<BulkWriter>;
 }
 
+/**
+ * Driver errors dataport acts on. A deadlock (or serialization failure) rolled the transaction back
+ * and may simply be run again; busy means a lock held by a long writer (a load or restore), where the
+ * caller is better told to come back.
+ */
+export type DbFailure = 'unavailable' | 'busy' | 'deadlock' | 'unique_violation';
+
 export interface Engine {
   readonly kind: EngineKind;
   readonly caps: DialectCaps;
@@ -85,7 +92,7 @@ export interface Engine {
   otherSessions(): Promise<number>;
   dropStagingTables(): Promise<number>;
   /** What a driver error means to us; null when it is none of these. */
-  classify(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null;
+  classify(err: unknown): DbFailure | null;
   close(): Promise<void>;
   /**
    * Runs `fn` in one short transaction on the shared pool and commits when it resolves; rolls back and
@@ -103,6 +110,9 @@ export interface BatchTransaction {
   readonly db: Kysely<any>;
   /** Ids among `ids` that exist in `table` (a table of the catalogue, with an integer id). */
   existingIds(table: string, ids: number[]): Promise<Set<number>>;
-  /** Inserts validated rows; an id already in the table fails it with a unique violation. */
-  insert(table: TableDef, rows: Row[]): Promise<void>;
+  /**
+   * Inserts validated rows whose ids existingIds did not find. Answers the ids that a concurrent
+   * writer stored in between: those rows are not inserted, and the rest are.
+   */
+  insert(table: TableDef, rows: Row[]): Promise<number[]>;
 }

@@ -4,7 +4,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
-import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, WriteMode } from './engine.js';
 import { planSwap } from './mysql-swap.js';
 import { mysqlBatch } from './mysql-batch.js';
 import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
@@ -168,13 +168,13 @@ const UNAVAILABLE = new Set(
 // 2002/2003 cannot connect, 2006/2013 gone/lost; 1205 lock wait timeout, 1213 deadlock; 1062 duplicate key.
 const UNAVAILABLE_ERRNO = new Set([1040, 1053, 1927, 2002, 2003, 2006, 2013]);
 
-export function classifyMysql(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null {
+export function classifyMysql(err: unknown): DbFailure | null {
   for (let e = err as any, depth = 0; e && depth < 5; e = e.cause, depth++) {
     const code = typeof e.code === 'string' ? e.code : '';
     if (UNAVAILABLE.has(code) || UNAVAILABLE_ERRNO.has(e.errno)) return 'unavailable';
     if (/connection is in closed state|Pool is closed/i.test(String(e.message))) return 'unavailable';
-    if (code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'ER_LOCK_DEADLOCK' || [1205, 1213].includes(e.errno))
-      return 'busy';
+    if (code === 'ER_LOCK_DEADLOCK' || e.errno === 1213) return 'deadlock';
+    if (code === 'ER_LOCK_WAIT_TIMEOUT' || e.errno === 1205) return 'busy';
     if (code === 'ER_DUP_ENTRY' || e.errno === 1062) return 'unique_violation';
   }
   return null;

@@ -1,7 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BatchTransaction, DialectCaps } from './engine.js';
-import { lookUpIds } from './rows.js';
+import { byId, lookUpIds } from './rows.js';
 
 /**
  * Engine.batchTransaction on PostgreSQL: a Kysely transaction on the pool, with the batch's lookups and
@@ -26,9 +26,14 @@ export function postgresBatch<T>(
           (list) => CompiledQuery.raw(probeSql(table), [list]),
         ),
       async insert(table, rows) {
-        if (rows.length === 0) return;
-        const { sql, parameters } = insertQuery(table, caps, rows);
-        await trx.executeQuery(CompiledQuery.raw(sql, parameters));
+        if (rows.length === 0) return [];
+        // ON CONFLICT waits for a concurrent writer of the same id and skips the row if it commits;
+        // RETURNING names the rows stored, so the others are the ids that writer took.
+        const { sql, parameters } = insertQuery(table, caps, byId(rows));
+        const { rows: stored } = await trx.executeQuery<{ id: unknown }>(CompiledQuery.raw(sql, parameters));
+        if (stored.length === rows.length) return [];
+        const ours = new Set(stored.map((r) => Number(r.id)));
+        return rows.map((r) => r.id as number).filter((id) => !ours.has(id));
       },
     }),
   );
@@ -55,7 +60,7 @@ function insertQuery(table: TableDef, caps: DialectCaps, rows: Row[]) {
     return values;
   });
   const arrays = table.columns.map((c, i) => `$${i + 1}::${arrayType(c, caps)}`);
-  const sql = `INSERT INTO ${quote(table.name)} (${table.columns.map((c) => quote(c.name)).join(', ')}) SELECT * FROM unnest(${arrays.join(', ')})`;
+  const sql = `INSERT INTO ${quote(table.name)} (${table.columns.map((c) => quote(c.name)).join(', ')}) SELECT * FROM unnest(${arrays.join(', ')}) ON CONFLICT ("id") DO NOTHING RETURNING "id"`;
   return { sql, parameters };
 }
 

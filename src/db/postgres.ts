@@ -6,7 +6,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
-import type { BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
+import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, WriteMode } from './engine.js';
 import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
 import { postgresBatch } from './postgres-batch.js';
 import { planPgSwap } from './postgres-swap.js';
@@ -142,7 +142,7 @@ export function createPostgresEngine(url: string | ServerUrl): Engine {
   };
 }
 
-export function classifyPostgres(err: unknown): 'unavailable' | 'busy' | 'unique_violation' | null {
+export function classifyPostgres(err: unknown): DbFailure | null {
   for (let e = err as any, depth = 0; e && depth < 5; e = e.cause, depth++) {
     const code = typeof e.code === 'string' ? e.code : '';
     // 08: connection exceptions; 57P01-03: shutdown, crash, not yet accepting; 53300: too many connections.
@@ -168,7 +168,8 @@ export function classifyPostgres(err: unknown): 'unavailable' | 'busy' | 'unique
       return 'unavailable';
     }
     // 40001 serialization failure, 40P01 deadlock, 55P03 lock not available.
-    if (code === '40001' || code === '40P01' || code === '55P03') return 'busy';
+    if (code === '40001' || code === '40P01') return 'deadlock';
+    if (code === '55P03') return 'busy';
     if (code === '23505') return 'unique_violation';
   }
   return null;

@@ -134,21 +134,31 @@ function batchStatements(main: Database.Database): Omit<BatchTransaction, 'db'> 
             .all(JSON.stringify(ids));
       return askedIds(found, ids);
     },
+    // Transactions on the one main connection never interleave, and a writer in another process
+    // makes this one fail as busy (its snapshot is stale), so only an id the caller did not look up
+    // can be taken; it is answered as taken, as on the other engines.
     async insert(table, rows) {
-      if (rows.length === 0) return;
+      if (rows.length === 0) return [];
       const columns = table.columns.map((c) => c.name);
       const datetimes = table.columns.map((c) => c.type === 'datetime');
       const insert = prepared(
         `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
       );
       const values: unknown[] = new Array(columns.length);
+      const taken: number[] = [];
       for (const row of rows) {
         for (let i = 0; i < columns.length; i++) {
           const v = row[columns[i]];
           values[i] = datetimes[i] ? sqliteCaps.encodeDatetime(v as string) : v;
         }
-        insert.run(values);
+        try {
+          insert.run(values);
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
+          taken.push(row.id as number);
+        }
       }
+      return taken;
     },
   };
 }

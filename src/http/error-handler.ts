@@ -34,7 +34,7 @@ export function toAppError(err: FastifyError, engine: Engine): AppError {
     return new AppError('database_unavailable', 'the database cannot be reached; try again shortly', {
       cause: err,
     });
-  if (kind === 'busy')
+  if (kind === 'busy' || kind === 'deadlock')
     return new AppError(
       'database_busy',
       'the database is busy with another write (a load or restore); try again shortly',

@@ -128,14 +128,31 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
     expect(await all()).toEqual([]);
   });
 
-  it('fails with a unique violation on an id already in the table, and keeps nothing of the batch', async () => {
+  it('answers an id already in the table as taken, keeps that row as it was and inserts the rest', async () => {
     await insertRows(engine.db, engine.caps, hired, [person(2)]);
-    const err = await engine
-      .batchTransaction((tx) => tx.insert(hired, [person(1), person(2, { name: 'again' }), person(3)]))
-      .catch((e: unknown) => e);
-    expect(engine.classify(err)).toBe('unique_violation');
-    expect(await all()).toEqual([person(2)]);
+    const taken = await engine.batchTransaction((tx) =>
+      tx.insert(hired, [person(3), person(2, { name: 'again' }), person(1)]),
+    );
+    expect(taken).toEqual([2]);
+    expect(await all()).toEqual([person(1), person(2), person(3)]);
   });
+
+  it.skipIf(testEngine.name === 'sqlite')(
+    'answers the ids another writer committed between the lookup and the insert',
+    async () => {
+      const rows = Array.from({ length: 2500 }, (_, i) => person(i + 1));
+      const taken = await engine.batchTransaction(async (tx) => {
+        expect(await tx.existingIds(hired.name, [1, 2500])).toEqual(new Set());
+        // Another connection of the pool, another transaction: in the first and the last statement.
+        await insertRows(engine.db, engine.caps, hired, [person(7, { name: 'theirs' }), person(2400)]);
+        return tx.insert(hired, rows);
+      });
+      expect(taken.sort((a, b) => a - b)).toEqual([7, 2400]);
+      const stored = await all();
+      expect(stored).toHaveLength(2500);
+      expect(stored[6]).toEqual(person(7, { name: 'theirs' }));
+    },
+  );
 
   it('refuses a row whose reference does not exist (the database checks too)', async () => {
     const err = await engine

@@ -210,6 +210,32 @@ describe.each(testEngines())('batch insert on $name', (engine) => {
     expect(logged.total).toBe(rejected);
   });
 
+  it('keeps atomic batches whole under concurrent overlapping batches', async () => {
+    const batches = Array.from({ length: 20 }, (_, b) =>
+      Array.from({ length: 10 }, (_, i) => employee(((b * 7 + i) % 50) + 1)),
+    );
+    const responses = await Promise.all(
+      batches.map((rows) => post('hired_employees', rows, { query: '?atomic=true' })),
+    );
+    const ids = (await allRows(t, 'hired_employees')).map((r) => r.id);
+    // The table holds exactly the batches answered 200, each whole: none of a refused one.
+    const accepted: number[] = [];
+    responses.forEach((res, b) => {
+      if (res.statusCode === 200) {
+        expect(res.json().inserted).toBe(10);
+        accepted.push(...batches[b].map((r) => r.id));
+      } else {
+        expect(res.statusCode).toBe(422);
+        expect(res.json().error.code).toBe('validation_failed');
+        const refused = res.json().error.rejects;
+        expect(refused.length).toBeGreaterThan(0);
+        for (const r of refused) expect(r.reason).toBe('duplicate_id');
+      }
+    });
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(ids.sort((a, b) => a - b)).toEqual(accepted.sort((a, b) => a - b));
+  });
+
   it('pages the reject log newest first and validates its query', async () => {
     await post(
       'jobs',

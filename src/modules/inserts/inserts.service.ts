@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import type { Context } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { countReasons } from '../../observability/metrics.js';
 import type { Row, TableDef } from '../../tables/types.js';
-import { checkFields, checkObject, type Checked } from '../../tables/validate.js';
+import { checkFields, checkObject, type Checked, type Violation } from '../../tables/validate.js';
 import { csvRecords } from '../loads/csv-records.js';
 import { RowGate } from '../loads/gate.js';
 import { reject } from '../loads/loads.service.js';
@@ -35,8 +36,11 @@ interface Candidate {
   checked: Checked;
 }
 
-/** Retries when a concurrent insert took an id between our check and our write, or a deadlock hit. */
+/** Runs of a batch that a deadlock rolled back, before the caller gets 503 database_busy. */
 const ATTEMPTS = 5;
+
+/** An atomic batch lost an id to a concurrent writer after its check: it runs again, and refuses. */
+class TakenMeanwhile extends Error {}
 
 /**
  * Inserts 1..1000 rows given as parsed JSON (an array of objects, or one object) or as CSV text.
@@ -72,18 +76,29 @@ export async function insertBatch(
         const results = await gate.check(candidates.map((c) => c.checked));
         const now = new Date().toISOString();
         const rows: Row[] = [];
+        const rowIndex = new Map<number, number>();
         const rejects: RejectRecord[] = [];
+        const refuse = (violation: Violation, index: number) =>
+          rejects.push(
+            reject(loadId, table.name, source, violation, rawText(candidates[index]), now, { index }),
+          );
         results.forEach((r, index) => {
-          if (r.ok) rows.push(r.row);
-          else
-            rejects.push(
-              reject(loadId, table.name, source, r.violation, rawText(candidates[index]), now, { index }),
-            );
+          if (!r.ok) return refuse(r.violation, index);
+          rows.push(r.row);
+          rowIndex.set(r.row.id as number, index);
         });
         const refuseAll = options.atomic === true && rejects.length > 0;
-        if (!refuseAll) await tx.insert(table, rows);
+        const taken = refuseAll ? [] : await tx.insert(table, rows);
+        if (taken.length > 0 && options.atomic) throw new TakenMeanwhile();
+        for (const id of taken) {
+          refuse(
+            { column: 'id', reason: 'duplicate_id', message: `id ${id} already exists in ${table.name}` },
+            rowIndex.get(id)!,
+          );
+        }
+        if (taken.length > 0) rejects.sort((a, b) => a.row_index! - b.row_index!);
         await insertRejects(tx.db, rejects);
-        const inserted = refuseAll ? 0 : rows.length;
+        const inserted = refuseAll ? 0 : rows.length - taken.length;
         await recordRun(tx.db, run, {
           rows_read: candidates.length,
           loaded: inserted,
@@ -139,11 +154,15 @@ async function withRetry<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      // A deadlock ('busy') rolled the whole batch back, so it is safe to run once more; a second
-      // one means a long writer holds the table (an SQLite load), and the caller gets 503 to retry.
-      const kind = ctx.engine.classify(e);
-      const again = kind === 'unique_violation' ? attempt < ATTEMPTS : kind === 'busy' && attempt < 2;
+      // A deadlock rolled the whole batch back, so it is safe to run again, after a random pause that
+      // keeps the same batches from meeting again. Busy means a long writer holds the table (an SQLite
+      // load): one more try, then the caller gets 503 to come back later.
+      const kind = e instanceof TakenMeanwhile ? 'deadlock' : ctx.engine.classify(e);
+      const again = kind === 'deadlock' ? attempt < ATTEMPTS : kind === 'busy' && attempt < 2;
+      if (!again && e instanceof TakenMeanwhile)
+        throw new AppError('database_busy', 'other writers keep taking ids of this batch; try again shortly');
       if (!again) throw e;
+      if (kind === 'deadlock') await setTimeout(Math.random() * 20 * attempt);
     }
   }
 }
