@@ -26,6 +26,11 @@ export interface DialectCaps {
   encodeDatetime(iso: string): unknown;
   /** A datetime value as the driver returns it, back to a UTC ISO string with milliseconds. */
   decodeDatetime(value: unknown): string;
+  /**
+   * Epoch millis of a datetime value as the driver returns it, without the ISO string in between
+   * (a backup's hot path); undefined when it is not a valid datetime.
+   */
+  datetimeMillis(value: unknown): number | undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, WriteMode } from './engine.js';
+import { spacedDatetimes } from './datetime-text.js';
 import { planSwap } from './mysql-swap.js';
 import { mysqlBatch } from './mysql-batch.js';
 import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
@@ -25,17 +26,8 @@ export const mysqlCaps: DialectCaps = {
     bigint: 'bigint',
   },
   deferrableForeignKeys: false,
-  // Plain 'YYYY-MM-DD HH:MM:SS.mmm' strings both ways (dateStrings), so no time zone is ever applied.
-  encodeDatetime: (iso) => iso.slice(0, 23).replace('T', ' '),
-  decodeDatetime: (value) => decodeDatetime(value),
+  ...spacedDatetimes,
 };
-
-export function decodeDatetime(value: unknown): string {
-  if (value instanceof Date) return value.toISOString();
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(String(value));
-  if (!m) return String(value);
-  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
-}
 
 /**
  * Strict, ANSI-quoted sessions in UTC. ANSI_QUOTES lets hand-written SQL quote names with "…" as on

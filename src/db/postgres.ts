@@ -7,6 +7,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, WriteMode } from './engine.js';
+import { spacedDatetimes } from './datetime-text.js';
 import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
 import { postgresBatch } from './postgres-batch.js';
 import { planPgSwap } from './postgres-swap.js';
@@ -24,19 +25,10 @@ export const postgresCaps: DialectCaps = {
     bigint: 'bigint',
   },
   deferrableForeignKeys: true,
-  // timestamp without time zone, holding UTC: bound and read back as plain text, never through a Date.
-  encodeDatetime: (iso) => iso.slice(0, 23).replace('T', ' '),
-  decodeDatetime: (value) => decodeDatetime(value),
+  ...spacedDatetimes,
 };
 
 /** Per-pool parsers (pg's global registry stays untouched): timestamps as text, int8 and numeric as numbers. */
-export function decodeDatetime(value: unknown): string {
-  if (value instanceof Date) return value.toISOString();
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?/.exec(String(value));
-  if (!m) return String(value);
-  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
-}
-
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === 1114) return (value: string) => value;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { canonicalIsoMillis } from '../tables/datetime.js';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BatchTransaction, BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
 import { askedIds, denseSpan } from './rows.js';
@@ -14,6 +15,7 @@ export const sqliteCaps: DialectCaps = {
   // Stored as fixed-width ISO text: sorts and compares in time order, and strftime() reads it.
   encodeDatetime: (iso) => iso,
   decodeDatetime: (value) => String(value),
+  datetimeMillis: (value) => (typeof value === 'string' ? canonicalIsoMillis(value) : undefined),
 };
 
 function open(file: string, options: Database.Options = {}): Database.Database {
@@ -139,20 +141,12 @@ function batchStatements(main: Database.Database): Omit<BatchTransaction, 'db'> 
     // can be taken; it is answered as taken, as on the other engines.
     async insert(table, rows) {
       if (rows.length === 0) return [];
-      const columns = table.columns.map((c) => c.name);
-      const datetimes = table.columns.map((c) => c.type === 'datetime');
-      const insert = prepared(
-        `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-      );
-      const values: unknown[] = new Array(columns.length);
+      const insert = prepared(insertSql(table));
+      const bind = binder(table);
       const taken: number[] = [];
       for (const row of rows) {
-        for (let i = 0; i < columns.length; i++) {
-          const v = row[columns[i]];
-          values[i] = datetimes[i] ? sqliteCaps.encodeDatetime(v as string) : v;
-        }
         try {
-          insert.run(values);
+          insert.run(bind(row));
         } catch (e) {
           if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
           taken.push(row.id as number);
@@ -165,17 +159,35 @@ function batchStatements(main: Database.Database): Omit<BatchTransaction, 'db'> 
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
+/** A single-row INSERT: prepared once and run once a row, SQLite's fastest way in. */
+function insertSql(table: TableDef): string {
+  const names = table.columns.map((c) => quote(c.name));
+  return `INSERT INTO ${quote(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+}
+
+/**
+ * A row as insertSql's parameters, in one array reused for every row (run() copies what it binds).
+ * Datetimes go as given: SQLite stores the ISO text itself (sqliteCaps.encodeDatetime).
+ */
+function binder(table: TableDef): (row: Row) => unknown[] {
+  const columns = table.columns.map((c) => c.name);
+  const values: unknown[] = new Array(columns.length);
+  return (row) => {
+    for (let i = 0; i < columns.length; i++) values[i] = row[columns[i]];
+    return values;
+  };
+}
+
 /** Prepared single-row statements in the job's one transaction: SQLite's fastest path. */
 async function sqliteWriter(raw: Database.Database, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
-  const names = table.columns.map((c) => `"${c.name}"`);
-  const updates = names.slice(1).map((n) => `${n} = excluded.${n}`);
-  let statement = `INSERT INTO "${table.name}" (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`;
+  const updates = table.columns.slice(1).map((c) => `${quote(c.name)} = excluded.${quote(c.name)}`);
+  let statement = insertSql(table);
   // Foreign keys are off on the job's connection (see bulkJob): the DELETE drops the table's pages at
   // once, and finish() checks every key the job could have broken.
-  if (mode === 'replace') raw.prepare(`DELETE FROM "${table.name}"`).run();
+  if (mode === 'replace') raw.prepare(`DELETE FROM ${quote(table.name)}`).run();
   // The job holds the write lock (BEGIN IMMEDIATE), so an empty table stays empty but for our rows.
   const empty =
-    mode === 'replace' || raw.prepare(`SELECT 1 FROM "${table.name}" LIMIT 1`).get() === undefined;
+    mode === 'replace' || raw.prepare(`SELECT 1 FROM ${quote(table.name)} LIMIT 1`).get() === undefined;
   if (mode === 'upsert' && !empty)
     statement += updates.length
       ? ` ON CONFLICT("id") DO UPDATE SET ${updates.join(', ')}`
@@ -192,15 +204,11 @@ async function sqliteWriter(raw: Database.Database, table: TableDef, mode: Write
     : [];
   for (const index of indexes) raw.exec(`DROP INDEX "${index.name.replace(/"/g, '""')}"`);
   const insert = raw.prepare(statement);
-  const columns = table.columns.map((c) => c.name);
-  const values: unknown[] = new Array(columns.length);
+  const bind = binder(table);
   let written = 0;
   return {
     async write(rows: Row[]) {
-      for (const row of rows) {
-        for (let i = 0; i < columns.length; i++) values[i] = row[columns[i]];
-        insert.run(values);
-      }
+      for (const row of rows) insert.run(bind(row));
       written += rows.length;
     },
     // Statements run one at a time on this connection: nothing holds it between writes.

@@ -10,12 +10,12 @@ import { AppError } from '../../src/errors.js';
 import {
   avroSchemaFor,
   avroTypeFor,
-  canonicalIsoMillis,
   createAvroDecoder,
   createAvroEncoder,
   type AvroCodec,
   type AvroHeader,
 } from '../../src/modules/backups/avro.js';
+import { canonicalIsoMillis } from '../../src/tables/datetime.js';
 import type { Row, TableDef } from '../../src/tables/types.js';
 
 const people: TableDef = {

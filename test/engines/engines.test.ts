@@ -206,6 +206,16 @@ describe.each(testEngines())('$name engine', (testEngine) => {
     await insertRows(engine.db, engine.caps, hired, rows);
     const back = (await all()).filter((r) => (r.id as number) >= 900_000);
     expect(back.map((r) => r.datetime)).toEqual(times);
+    // The driver's own values, read raw, give the same instants as epoch millis (a backup's path).
+    const raw = await engine.db
+      .selectFrom('hired_employees')
+      .select(['id', 'datetime'])
+      .where('id', '>=', 900_000)
+      .orderBy('id')
+      .execute();
+    expect(raw.map((r) => engine.caps.datetimeMillis(r.datetime))).toEqual(times.map((t) => Date.parse(t)));
+    expect(engine.caps.datetimeMillis('2021-02-30 00:00:00.000')).toBeUndefined();
+    expect(engine.caps.datetimeMillis('not a time')).toBeUndefined();
     // Comparisons happen in the database, in UTC: the noon-of-new-year row sorts where it should.
     const later = await engine.db
       .selectFrom('hired_employees')

@@ -8,13 +8,7 @@ import type { DialectCaps } from '../../db/engine.js';
 import { keys } from '../../storage/keys.js';
 import type { ObjectInfo } from '../../storage/types.js';
 import type { Row, TableDef } from '../../tables/types.js';
-import {
-  canonicalIsoMillis,
-  createAvroEncoder,
-  fixedUtcMillis,
-  readAvroHeader,
-  type AvroCodec,
-} from './avro.js';
+import { createAvroEncoder, readAvroHeader, type AvroCodec } from './avro.js';
 import { countRows, pageRows } from './backups.repo.js';
 
 export interface BackupResult {
@@ -166,39 +160,11 @@ function recordReader(table: TableDef, caps: DialectCaps): (row: Record<string, 
 }
 
 /**
- * Driver datetime texts (as probes) and what the engine's decoder makes of them, for each layout read
- * directly: ISO text (SQLite), and 'YYYY-MM-DD HH:MM:SS.mmm' (MariaDB, PostgreSQL).
- */
-const ISO_PROBES = [
-  ['2001-02-03T04:05:06.789Z', '2001-02-03T04:05:06.789Z'],
-  ['2022-07-15T23:59:58.012Z', '2022-07-15T23:59:58.012Z'],
-];
-const SPACED_PROBES = [
-  ['2001-02-03 04:05:06.789', '2001-02-03T04:05:06.789Z'],
-  ['2022-07-15 23:59:58.012', '2022-07-15T23:59:58.012Z'],
-];
-
-/**
- * A datetime as the driver returns it, to epoch millis when its text has a layout that the engine's
- * own decoder only rearranges (the probes, in winter and in summer, would catch a time zone being
- * applied); anything else goes through the decoder, to an ISO string that the encoder judges as before.
+ * A datetime as the driver returns it, to epoch millis for the encoder; a value that is none goes on
+ * as text, for the encoder to refuse with its own message.
  */
 function datetimeReader(caps: DialectCaps): (value: unknown) => number | string {
-  const decodes = (probes: string[][]) => probes.every(([text, iso]) => caps.decodeDatetime(text) === iso);
-  const iso = decodes(ISO_PROBES);
-  const spaced = decodes(SPACED_PROBES);
-  return (value) => {
-    if (typeof value === 'string') {
-      const ms =
-        iso && value.length === 24
-          ? canonicalIsoMillis(value)
-          : spaced && value.length === 23
-            ? fixedUtcMillis(value, 32 /* space */)
-            : undefined;
-      if (ms !== undefined) return ms;
-    }
-    return caps.decodeDatetime(value);
-  };
+  return (value) => caps.datetimeMillis(value) ?? caps.decodeDatetime(value);
 }
 
 /** What a stream reports when another stream of its pipeline failed first. */
