@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,7 +10,10 @@ import type { ObjectInfo, ObjectStore } from './types.js';
 
 const TEMP_MARK = '.dataport-tmp-';
 
-/** A local folder as the bucket. Writes go to a temporary file in the same folder, then rename(2). */
+/**
+ * A local folder as the bucket. Writes and copies go to a temporary file in the same folder, then
+ * rename(2).
+ */
 export class FsStore implements ObjectStore {
   readonly url: string;
   private readonly root: string;
@@ -33,13 +36,32 @@ export class FsStore implements ObjectStore {
   }
 
   async write(key: string, body: Readable): Promise<ObjectInfo> {
+    return this.publish(key, (temp) => pipeline(body, createWriteStream(temp, { flags: 'wx' })));
+  }
+
+  /** copyFile(2) into a temporary file, then rename: the kernel copies (or clones), no JS buffers. */
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    const source = this.file(from);
+    // Refuse a bad destination before the source is looked at, like every other method.
+    normalizeKey(to);
+    const info = await this.statFile(source, from);
+    if (!info || info.isDirectory())
+      throw new AppError('object_not_found', `object '${from}' not found in ${this.url}`);
+    // FICLONE makes a copy-on-write clone where the file system can (btrfs, XFS) and copies otherwise.
+    return this.publish(to, (temp) =>
+      copyFile(source, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
+    );
+  }
+
+  /** Lets `fill` create a temporary file beside the object's file, then renames it into place. */
+  private async publish(key: string, fill: (temp: string) => Promise<void>): Promise<ObjectInfo> {
     const file = this.file(key);
     await mkdir(path.dirname(file), { recursive: true }).catch((e) => {
       throw wrap(e, key);
     });
     const temp = path.join(path.dirname(file), `${TEMP_MARK}${randomUUID()}`);
     try {
-      await pipeline(body, createWriteStream(temp, { flags: 'wx' }));
+      await fill(temp);
       await rename(temp, file);
     } catch (e) {
       await rm(temp, { force: true });

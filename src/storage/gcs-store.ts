@@ -79,6 +79,33 @@ export class GcsStore implements ObjectStore {
     return this.info(file.metadata);
   }
 
+  /**
+   * A server-side rewrite (objects.rewrite): no bytes pass through the process, and GCS publishes the
+   * destination only when the rewrite is done. The client repeats the call while GCS answers with a
+   * rewrite token (large objects across locations or storage classes).
+   * @throws object_not_found (`from` missing), invalid_key, access_denied, storage_unavailable
+   */
+  async copy(from: string, to: string, options: { contentType?: string } = {}): Promise<ObjectInfo> {
+    const source = this.file(from);
+    const target = this.file(to);
+    let response: unknown;
+    try {
+      // Fields in the request body override the source's metadata; without them the copy keeps its own.
+      [, response] = await source.copy(
+        target,
+        options.contentType ? { contentType: options.contentType } : {},
+      );
+    } catch (e) {
+      throw wrap(e, from, this.url);
+    }
+    const resource = (response as { resource?: FileMetadata } | undefined)?.resource;
+    if (resource) return this.info(resource);
+    const info = await this.stat(to);
+    if (!info)
+      throw new AppError('storage_unavailable', `object '${to}' missing right after its copy in ${this.url}`);
+    return info;
+  }
+
   /** Size and time of the object, or null. @throws invalid_key, access_denied, storage_unavailable */
   async stat(key: string): Promise<ObjectInfo | null> {
     try {

@@ -29,6 +29,15 @@ export class MemoryStore implements ObjectStore {
     return { key, size: object.data.length, updatedAt: object.updatedAt };
   }
 
+  async copy(from: string, to: string): Promise<ObjectInfo> {
+    const source = this.objects.get(normalizeKey(from));
+    const target = normalizeKey(to);
+    if (!source) throw new AppError('object_not_found', `object '${from}' not found in ${this.url}`);
+    const object = { data: Buffer.from(source.data), updatedAt: new Date() };
+    this.objects.set(target, object);
+    return { key: to, size: object.data.length, updatedAt: object.updatedAt };
+  }
+
   async stat(key: string): Promise<ObjectInfo | null> {
     const object = this.objects.get(normalizeKey(key));
     return object ? { key, size: object.data.length, updatedAt: object.updatedAt } : null;

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -25,7 +26,12 @@ export interface S3StoreOptions {
   client?: S3Client;
   /** Keys per list request; small values exercise paging in tests. */
   pageSize?: number;
+  /** The largest object `copy` sends through CopyObject; small values exercise the fallback in tests. */
+  copyLimit?: number;
 }
+
+/** S3 copies at most 5 GiB in one CopyObject request. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 /**
  * The client the store builds from options. Credentials come from the AWS default provider chain
@@ -65,12 +71,14 @@ export class S3Store implements ObjectStore {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly pageSize?: number;
+  private readonly copyLimit: number;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
     this.prefix = normalizePrefix(options.prefix);
     this.client = options.client ?? createS3Client(options);
     this.pageSize = options.pageSize;
+    this.copyLimit = options.copyLimit ?? MAX_COPY_BYTES;
     this.url = `s3://${options.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
   }
 
@@ -119,6 +127,47 @@ export class S3Store implements ObjectStore {
         'storage_unavailable',
         `object '${key}' missing right after its upload to ${this.url}`,
       );
+    return info;
+  }
+
+  /**
+   * CopyObject, done inside S3 and published whole when it completes. The source is asked for first:
+   * a missing one is reported as such, and one larger than S3's single-request copy limit (5 GiB) is
+   * streamed through `read` and `write` instead, since CopyObject refuses it.
+   * @throws object_not_found (`from` missing), invalid_key, access_denied, storage_unavailable
+   */
+  async copy(from: string, to: string, options: { contentType?: string } = {}): Promise<ObjectInfo> {
+    const source = this.name(from);
+    const Key = this.name(to);
+    const head = await this.client
+      .send(new HeadObjectCommand({ Bucket: this.bucket, Key: source }))
+      .catch((e) => {
+        throw this.wrap(e, from);
+      });
+    const contentType = options.contentType ?? head.ContentType;
+    if ((head.ContentLength ?? 0) > this.copyLimit) {
+      // CopyObject refuses such a source. UploadPartCopy could copy it inside S3 in parts; this rare case
+      // takes the simpler path instead, through the streamed multipart upload `write` already does.
+      return this.write(to, await this.read(from), { contentType });
+    }
+    // S3 refuses to copy an object onto itself unless its metadata is replaced.
+    const replace = options.contentType !== undefined || source === Key;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          // The source is 'bucket/key', URL-encoded segment by segment.
+          CopySource: `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
+          ...(replace ? { MetadataDirective: 'REPLACE' as const, ContentType: contentType } : {}),
+        }),
+      );
+    } catch (e) {
+      throw this.wrap(e, from);
+    }
+    const info = await this.stat(to);
+    if (!info)
+      throw new AppError('storage_unavailable', `object '${to}' missing right after its copy in ${this.url}`);
     return info;
   }
 

@@ -22,6 +22,13 @@ export interface ObjectStore {
    * the complete new one, never a part. If `body` errors, the previous object is left untouched.
    */
   write(key: string, body: Readable, options?: { contentType?: string }): Promise<ObjectInfo>;
+  /**
+   * Copies the object at `from` to `to` in this store, inside the backend where it can (no bytes
+   * through the process), and publishes it atomically like `write`. The copy keeps the source's
+   * content type unless `contentType` is given. @throws object_not_found when `from` does not exist
+   * (`to` is then left as it was)
+   */
+  copy(from: string, to: string, options?: { contentType?: string }): Promise<ObjectInfo>;
   /** Size and time of the object, or null when it does not exist. */
   stat(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */

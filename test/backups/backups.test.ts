@@ -87,7 +87,10 @@ async function handMade(t: TestApp, table: string, rows: Row[]): Promise<Buffer>
   return Buffer.concat(chunks);
 }
 
-/** The store, except that writing a key `failOn` names breaks after 100 bytes, like a dropped upload. */
+/**
+ * The store, except that writing a key `failOn` names breaks after 100 bytes, like a dropped upload,
+ * and copying to such a key fails.
+ */
 function failingStore(inner: ObjectStore, failOn: (key: string) => boolean): ObjectStore {
   return {
     url: inner.url,
@@ -96,6 +99,10 @@ function failingStore(inner: ObjectStore, failOn: (key: string) => boolean): Obj
     list: (prefix) => inner.list(prefix),
     delete: (key) => inner.delete(key),
     check: () => inner.check(),
+    async copy(from, to, options) {
+      if (failOn(to)) throw new AppError('storage_unavailable', 'copy dropped');
+      return inner.copy(from, to, options);
+    },
     async write(key, body, options) {
       if (!failOn(key)) return inner.write(key, body, options);
       async function* broken() {

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
@@ -24,6 +25,8 @@ interface Harness {
   missingBucket?(): ObjectStore;
   /** A store whose credentials the server refuses, if the backend checks them. */
   badCredentials?(): ObjectStore;
+  /** The content type the backend stored for `key` under `prefix`, if it keeps one. */
+  contentType?(prefix: string, key: string): Promise<string | undefined>;
   /** False when this backend cannot page here (s3rver without the OpenSSL legacy provider). */
   canPage?: boolean;
   close(): Promise<void>;
@@ -41,6 +44,12 @@ async function collect(iterable: AsyncIterable<{ key: string }>): Promise<string
   const keys: string[] = [];
   for await (const info of iterable) keys.push(info.key);
   return keys.sort();
+}
+
+async function sha256Of(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 /** `size` bytes of deterministic noise, produced chunk by chunk; `failAfter` bytes in, it errors. */
@@ -150,6 +159,55 @@ function objectStoreContract(name: string, setup: () => Promise<Harness>) {
       expect(await store.stat('new.csv')).toBeNull();
     }, 60_000);
 
+    it('copies an object to a new key and keeps the source', async () => {
+      const store = fresh();
+      const source = generated(3 * MB);
+      await store.write('from/data.bin', source.stream);
+      const sha256 = source.sha256();
+      const info = await store.copy('from/data.bin', 'to/deeper/data.bin');
+      expect(info).toMatchObject({ key: 'to/deeper/data.bin', size: 3 * MB });
+      expect(info.updatedAt).toBeInstanceOf(Date);
+      expect(await store.stat('to/deeper/data.bin')).toMatchObject({ size: 3 * MB });
+      expect(await sha256Of(await store.read('to/deeper/data.bin'))).toBe(sha256);
+      expect(await sha256Of(await store.read('from/data.bin'))).toBe(sha256);
+      expect(await collect(store.list(''))).toEqual(['from/data.bin', 'to/deeper/data.bin']);
+    }, 60_000);
+
+    it('copies over an existing object, and onto itself', async () => {
+      const store = fresh();
+      const source = generated(2 * MB);
+      await store.write('latest.avro', text('the previous backup'));
+      await store.write('history.avro', source.stream);
+      const sha256 = source.sha256();
+      expect((await store.copy('history.avro', 'latest.avro')).size).toBe(2 * MB);
+      expect(await sha256Of(await store.read('latest.avro'))).toBe(sha256);
+      expect((await store.copy('latest.avro', 'latest.avro')).size).toBe(2 * MB);
+      expect(await sha256Of(await store.read('latest.avro'))).toBe(sha256);
+      expect(await collect(store.list(''))).toEqual(['history.avro', 'latest.avro']);
+    }, 60_000);
+
+    it('copying a missing object throws object_not_found and leaves the destination', async () => {
+      const store = fresh();
+      await store.write('kept.csv', text('old content'));
+      const error = await expectCode(store.copy('nope/missing.csv', 'kept.csv'), 'object_not_found');
+      expect(error.message).toContain('nope/missing.csv');
+      await expectCode(store.copy('nope/missing.csv', 'new.csv'), 'object_not_found');
+      expect((await readAll(await store.read('kept.csv'))).toString()).toBe('old content');
+      expect(await collect(store.list(''))).toEqual(['kept.csv']);
+    });
+
+    it("copy keeps the source's content type, or sets the one given", async (ctx) => {
+      if (!h.contentType) ctx.skip('backend keeps no content type');
+      const prefix = `t${++n}`;
+      const store = h.store(prefix);
+      await store.write('report.csv', text('a,b\n'), { contentType: 'text/csv' });
+      await store.copy('report.csv', 'same.csv');
+      await store.copy('report.csv', 'other.bin', { contentType: 'application/avro' });
+      expect(await h.contentType!(prefix, 'same.csv')).toBe('text/csv');
+      expect(await h.contentType!(prefix, 'other.bin')).toBe('application/avro');
+      expect(await h.contentType!(prefix, 'report.csv')).toBe('text/csv');
+    });
+
     it('reports missing objects', async () => {
       const store = fresh();
       const error = await expectCode(store.read('nope/missing.csv'), 'object_not_found');
@@ -160,13 +218,19 @@ function objectStoreContract(name: string, setup: () => Promise<Harness>) {
 
     it('refuses invalid keys with invalid_key', async () => {
       const store = fresh();
+      await store.write('ok', text('x'));
       for (const key of ['../x', '/abs', 'a//b', 'a/./b', '', 'a\\b']) {
+        await expectCode(store.copy(key, 'ok'), 'invalid_key');
+        await expectCode(store.copy('ok', key), 'invalid_key');
+        // The destination's key is checked before the (missing) source is looked for.
+        await expectCode(store.copy('missing', key), 'invalid_key');
         await expectCode(store.read(key), 'invalid_key');
         await expectCode(store.write(key, text('x')), 'invalid_key');
         await expectCode(store.stat(key), 'invalid_key');
         await expectCode(store.delete(key), 'invalid_key');
       }
       await expectCode(collect(store.list('../')), 'invalid_key');
+      expect(await collect(store.list(''))).toEqual(['ok']);
     });
 
     it('lists by prefix, and a prefixed store never sees another prefix', async () => {
@@ -255,6 +319,9 @@ objectStoreContract('s3 (s3rver)', async () => {
       const credentials = { accessKeyId: 'WRONG', secretAccessKey: 'WRONG' };
       return new S3Store({ bucket: 'test-bucket', client: createS3Client({ ...server, credentials }) });
     },
+    contentType: async (prefix, key) =>
+      (await client.send(new HeadObjectCommand({ Bucket: 'test-bucket', Key: `${prefix}/${key}` })))
+        .ContentType,
     canPage: s3rverCanPage(),
     close: async () => {
       client.destroy();
@@ -270,8 +337,32 @@ objectStoreContract('gcs (local JSON API server)', async () => {
     store: (prefix, options) => new GcsStore({ bucket: 'test-bucket', prefix, storage, ...options }),
     sharedBucket: true,
     missingBucket: () => new GcsStore({ bucket: 'no-such-bucket', storage }),
+    contentType: async (prefix, key) =>
+      (await storage.bucket('test-bucket').file(`${prefix}/${key}`).getMetadata())[0].contentType,
     close: () => server.close(),
   };
+});
+
+describe('S3Store.copy above the single-request limit', () => {
+  it('streams the object through read and write instead of CopyObject', async () => {
+    const server = await startS3Server(['test-bucket']);
+    const client = createS3Client(server);
+    try {
+      const store = new S3Store({ bucket: 'test-bucket', prefix: 'limit', client, copyLimit: MB });
+      const source = generated(3 * MB);
+      await store.write('big.bin', source.stream, { contentType: 'text/csv' });
+      const sha256 = source.sha256();
+      await store.write('copy.bin', text('old content'));
+      expect(await store.copy('big.bin', 'copy.bin')).toMatchObject({ key: 'copy.bin', size: 3 * MB });
+      expect(await sha256Of(await store.read('copy.bin'))).toBe(sha256);
+      const head = await client.send(new HeadObjectCommand({ Bucket: 'test-bucket', Key: 'limit/copy.bin' }));
+      expect(head.ContentType).toBe('text/csv');
+      await expectCode(store.copy('missing.bin', 'copy.bin'), 'object_not_found');
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  }, 60_000);
 });
 
 describe('createStore', () => {

@@ -5,8 +5,8 @@ import { CRC32C } from '@google-cloud/storage';
 
 /**
  * A small in-process stand-in for the GCS JSON API: just the subset @google-cloud/storage uses for
- * our ObjectStore (bucket get; object get, media download, list with pageToken, delete; simple,
- * multipart and resumable uploads). Objects live in memory; an upload request that is aborted
+ * our ObjectStore (bucket get; object get, media download, list with pageToken, delete, rewrite;
+ * simple, multipart and resumable uploads). Objects live in memory; an upload request that is aborted
  * never publishes anything, like the real service.
  */
 export interface GcsTestServer {
@@ -65,6 +65,9 @@ export async function startGcsServer(buckets: string[] = ['test-bucket']): Promi
     if (upload) path = path.slice('/upload'.length);
     // The client drops '/storage/v1' when STORAGE_EMULATOR_HOST is set; accept both forms.
     if (path.startsWith('/storage/v1/')) path = path.slice('/storage/v1'.length);
+    const rewrite = /^\/b\/([^/]+)\/o\/([^/]+)\/rewriteTo\/b\/([^/]+)\/o\/([^/]+)$/.exec(path);
+    if (rewrite && req.method === 'POST')
+      return handleRewrite(req, res, rewrite.slice(1).map(decodeURIComponent));
     const match = /^\/b\/([^/]+)(\/o(?:\/(.+))?)?$/.exec(path);
     if (!match) return sendError(res, 404, `no route for ${req.method} ${url.pathname}`);
     const bucket = decodeURIComponent(match[1]);
@@ -107,6 +110,32 @@ export async function startGcsServer(buckets: string[] = ['test-bucket']): Promi
     } else {
       sendError(res, 405, `${req.method} not supported`);
     }
+  }
+
+  /** objects.rewrite, finished in one call: the copy gets the source's bytes, hashes and metadata. */
+  async function handleRewrite(req: IncomingMessage, res: ServerResponse, names: string[]) {
+    const [bucket, name, destBucket, destName] = names;
+    // Fields in the body override the source's metadata (the client sends at least '{}').
+    const meta = JSON.parse((await readBody(req)).toString() || '{}') as { contentType?: string };
+    if (!store.has(bucket) || !store.has(destBucket))
+      return sendError(res, 404, 'The specified bucket does not exist.');
+    const source = store.get(bucket)!.get(name);
+    if (!source) return sendError(res, 404, `No such object: ${bucket}/${name}`);
+    const object: StoredObject = {
+      ...source,
+      contentType: meta.contentType ?? source.contentType,
+      generation: generation++,
+      updated: new Date(),
+    };
+    store.get(destBucket)!.set(destName, object);
+    const size = String(object.data.length);
+    sendJson(res, 200, {
+      kind: 'storage#rewriteResponse',
+      totalBytesRewritten: size,
+      objectSize: size,
+      done: true,
+      resource: resource(destBucket, destName, object),
+    });
   }
 
   async function handleUpload(req: IncomingMessage, res: ServerResponse, url: URL, bucket: string) {
