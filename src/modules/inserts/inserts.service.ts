@@ -7,7 +7,7 @@ import { countReasons } from '../../observability/metrics.js';
 import type { Row, TableDef } from '../../tables/types.js';
 import { checkFields, checkObject, type Checked, type Violation } from '../../tables/validate.js';
 import { csvRecords } from '../loads/csv-records.js';
-import { RowGate } from '../loads/gate.js';
+import { alreadyStored, RowGate } from '../loads/gate.js';
 import { reject } from '../loads/loads.service.js';
 import { recordRun } from '../loads/runs.repo.js';
 import { insertRejects, type RejectRecord } from '../rejects/rejects.repo.js';
@@ -90,12 +90,7 @@ export async function insertBatch(
         const refuseAll = options.atomic === true && rejects.length > 0;
         const taken = refuseAll ? [] : await tx.insert(table, rows);
         if (taken.length > 0 && options.atomic) throw new TakenMeanwhile();
-        for (const id of taken) {
-          refuse(
-            { column: 'id', reason: 'duplicate_id', message: `id ${id} already exists in ${table.name}` },
-            rowIndex.get(id)!,
-          );
-        }
+        for (const id of taken) refuse(alreadyStored(table.name, id), rowIndex.get(id)!);
         if (taken.length > 0) rejects.sort((a, b) => a.row_index! - b.row_index!);
         await insertRejects(tx.db, rejects);
         const inserted = refuseAll ? 0 : rows.length - taken.length;

@@ -64,12 +64,7 @@ export class RowGate {
       }
     }
     const id = row.id as number;
-    if (existing.has(id))
-      return refused({
-        column: 'id',
-        reason: 'duplicate_id',
-        message: `id ${id} already exists in ${this.table.name}`,
-      });
+    if (existing.has(id)) return refused(alreadyStored(this.table.name, id));
     if (!this.seen.add(id))
       return refused({
         column: 'id',
@@ -98,6 +93,11 @@ export class RowGate {
       for (const id of unknown) (found.has(id) ? present : absent).add(id);
     }
   }
+}
+
+/** The violation of a row whose id is already in the table. */
+export function alreadyStored(table: string, id: number): Violation {
+  return { column: 'id', reason: 'duplicate_id', message: `id ${id} already exists in ${table}` };
 }
 
 function refused(violation: Violation): Checked {
