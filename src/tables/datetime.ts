@@ -19,26 +19,50 @@ export function parseIsoDatetime(value: string): string | null {
 /** 'YYYY-MM-DDTHH:MM:SSZ' or 'YYYY-MM-DDTHH:MM:SS.mmmZ'; undefined when it is neither shape. */
 function parseUtc(v: string): string | null | undefined {
   const long = v.length === 24;
+  if (!readFields(v, 84 /* T */, long)) return undefined;
+  if (FIELDS[0] < 1000 || !realDateTime()) return null;
+  return long ? v : `${v.slice(0, 19)}.000Z`;
+}
+
+/**
+ * Year, month, day, hour, minute, second and millisecond of the fast paths' fixed layout
+ * 'YYYY-MM-DD?HH:MM:SS[.mmm]', written by readFields. One scratch array rather than an object a call:
+ * these run once a row, millions of times.
+ */
+const FIELDS = new Int32Array(7);
+
+/**
+ * Reads `v` as 'YYYY-MM-DD?HH:MM:SS' (then '.mmm' when `millis`) into FIELDS, where `?` is the character
+ * code `separator`; false when a separator or a digit is not where the layout has it.
+ */
+function readFields(v: string, separator: number, millis: boolean): boolean {
   if (
     v.charCodeAt(4) !== 45 ||
     v.charCodeAt(7) !== 45 ||
-    v.charCodeAt(10) !== 84 ||
+    v.charCodeAt(10) !== separator ||
     v.charCodeAt(13) !== 58 ||
     v.charCodeAt(16) !== 58 ||
-    (long && v.charCodeAt(19) !== 46)
+    (millis && v.charCodeAt(19) !== 46)
   )
-    return undefined;
-  const year = digits(v, 0, 4);
-  const month = digits(v, 5, 2);
-  const day = digits(v, 8, 2);
-  const hour = digits(v, 11, 2);
-  const minute = digits(v, 14, 2);
-  const second = digits(v, 17, 2);
-  if (long && digits(v, 20, 3) < 0) return undefined;
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return null;
-  if (hour > 23 || minute > 59 || second > 59) return null;
-  return long ? v : `${v.slice(0, 19)}.000Z`;
+    return false;
+  FIELDS[0] = digits(v, 0, 4);
+  FIELDS[1] = digits(v, 5, 2);
+  FIELDS[2] = digits(v, 8, 2);
+  FIELDS[3] = digits(v, 11, 2);
+  FIELDS[4] = digits(v, 14, 2);
+  FIELDS[5] = digits(v, 17, 2);
+  FIELDS[6] = millis ? digits(v, 20, 3) : 0;
+  // digits() answers -1 for a character that is not a digit.
+  for (let i = 0; i < 7; i++) if (FIELDS[i] < 0) return false;
+  return true;
+}
+
+/** Whether FIELDS name a real calendar date and time of day (day 31 of April and hour 24 do not). */
+function realDateTime(): boolean {
+  const month = FIELDS[1];
+  const day = FIELDS[2];
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(FIELDS[0], month)) return false;
+  return FIELDS[3] <= 23 && FIELDS[4] <= 59 && FIELDS[5] <= 59;
 }
 
 /** The decimal number in v[start, start + length), or -1 when a character is not a digit. */
@@ -96,26 +120,13 @@ export function canonicalIsoMillis(s: string): number | undefined {
  * the character code `separator`; undefined unless every field is in range for a real date and time.
  */
 export function fixedUtcMillis(s: string, separator: number): number | undefined {
-  const year = digits(s, 0, 4);
-  const month = digits(s, 5, 2);
-  const day = digits(s, 8, 2);
-  const hour = digits(s, 11, 2);
-  const minute = digits(s, 14, 2);
-  const second = digits(s, 17, 2);
-  const milli = digits(s, 20, 3);
-  const layout =
-    s.charCodeAt(4) === 45 &&
-    s.charCodeAt(7) === 45 &&
-    s.charCodeAt(10) === separator &&
-    s.charCodeAt(13) === 58 &&
-    s.charCodeAt(16) === 58 &&
-    s.charCodeAt(19) === 46;
-  // digits() answers -1 for a non-digit, which every range check below rejects.
-  if (!layout || year < 0 || milli < 0 || month < 1 || month > 12 || day < 1) return undefined;
-  if (day > daysIn(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59) return undefined;
-  if (second < 0 || second > 59) return undefined;
+  if (!readFields(s, separator, true) || !realDateTime()) return undefined;
   return (
-    daysSinceEpoch(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli
+    daysSinceEpoch(FIELDS[0], FIELDS[1], FIELDS[2]) * 86_400_000 +
+    FIELDS[3] * 3_600_000 +
+    FIELDS[4] * 60_000 +
+    FIELDS[5] * 1000 +
+    FIELDS[6]
   );
 }
 
