@@ -175,10 +175,17 @@ async function clientQuery(side: Side, sql: string): Promise<number> {
   return (many - one) / 20;
 }
 
+/**
+ * `which` holds n rows, and the baseline's table has dataport's indexes: a baseline that lost them (an
+ * SQLite `.dump TABLE` once did) loads, restores and inserts several times faster, and every ratio lies.
+ */
 async function expectRows(side: Side, which: 'dp' | 'base', n: number) {
   const found = await side.count(which);
   if (found !== n)
     throw new Error(`${side.engine} ${which}: expected ${n} rows in hired_employees, found ${found}`);
+  const [dp, base] = [await side.indexes('dp'), await side.indexes('base')];
+  if (dp.join() !== base.join())
+    throw new Error(`${side.engine}: the baseline's indexes [${base}] differ from dataport's [${dp}]`);
 }
 
 const report = [
