@@ -47,7 +47,7 @@ export function checkFields(table: TableDef, fields: string[]): Checked {
   for (let i = 0; i < fields.length; i++) {
     const column = table.columns[i];
     const field = fields[i];
-    // csv-parse replaces bytes that are not UTF-8 by U+FFFD; a field holding it was not clean text.
+    // The UTF-8 decoder replaces bytes that are not UTF-8 by U+FFFD; a field holding it was not clean text.
     if (field.includes('\uFFFD'))
       return fail(column.name, 'invalid_encoding', `${column.name} is not valid UTF-8`);
     const checked = checkValue(column, field);
