@@ -1,48 +1,46 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
+import type { Connection, ExecuteValues } from 'mysql2';
 import type { BatchTransaction, DialectCaps } from './engine.js';
 import { classifyMysql } from './mysql.js';
 import { byId, lookUpIds } from './rows.js';
 
 /**
- * Engine.batchTransaction on MariaDB/MySQL: a Kysely transaction on the pool, with the batch's lookups
- * and insert written here as parameterised SQL rather than through Kysely's builder, which for a
- * 1000-row insert builds a node per value and compiles them anew for every batch.
+ * Engine.batchTransaction's statements on MariaDB/MySQL, on the transaction's own pool connection
+ * `conn` (Kysely `trx` runs on it too). Lookups are parameterised SQL rather than Kysely's builder, which
+ * for 1000 ids builds a node per value and compiles them anew for every batch. Rows go in as prepared
+ * statements (mysql2 `execute`, cached per connection and statement text): the server then parses no
+ * SQL, where a 1000-row INSERT as text is ~100 KB for the client to escape and the server to parse.
+ * The transaction runs at READ COMMITTED (see insertNew).
  */
-export function mysqlBatch<T>(
-  db: Kysely<any>,
-  caps: DialectCaps,
-  fn: (tx: BatchTransaction) => Promise<T>,
-): Promise<T> {
-  // READ COMMITTED: each read sees what other batches committed (see insert). Locking reads at the
-  // default REPEATABLE READ would do too, but their gap locks made one batch in three deadlock when
-  // 20 overlapping batches ran at once, against one in fifty. Needs binlog_format ROW or MIXED (the
-  // defaults), as InnoDB logs no READ COMMITTED write as a statement.
-  return db
-    .transaction()
-    .setIsolationLevel('read committed')
-    .execute((trx) =>
-      fn({
-        db: trx,
-        existingIds: (table, ids) =>
-          lookUpIds(
-            trx,
-            ids,
-            (min, max) =>
-              CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN ? AND ?`, [min, max]),
-            (list) =>
-              CompiledQuery.raw(
-                `SELECT id FROM ${quote(table)} WHERE id IN (${list.map(() => '?').join(',')})`,
-                list,
-              ),
+export function mysqlBatch(conn: Connection, trx: Kysely<any>, caps: DialectCaps): BatchTransaction {
+  return {
+    db: trx,
+    existingIds: (table, ids) =>
+      lookUpIds(
+        trx,
+        ids,
+        (min, max) =>
+          CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN ? AND ?`, [min, max]),
+        (list) =>
+          CompiledQuery.raw(
+            `SELECT id FROM ${quote(table)} WHERE id IN (${list.map(() => '?').join(',')})`,
+            list,
           ),
-        insert: (table, rows) => insertNew(trx, caps, table, rows),
-      }),
-    );
+      ),
+    insert: (table, rows) => insertNew(conn, trx, caps, table, rows),
+  };
 }
 
-/** Inserts rows in statements of ROWS_PER_STATEMENT; answers the ids other writers took meanwhile. */
+/**
+ * Inserts rows in id order, in statements of statementSize rows; answers the ids other writers took
+ * meanwhile. At READ COMMITTED each read sees what other batches committed. Locking reads at the
+ * default REPEATABLE READ would do too, but their gap locks made one batch in three deadlock when 20
+ * overlapping batches ran at once, against one in fifty. Needs binlog_format ROW or MIXED (the
+ * defaults), as InnoDB logs no READ COMMITTED write as a statement.
+ */
 async function insertNew(
+  conn: Connection,
   trx: Kysely<any>,
   caps: DialectCaps,
   table: TableDef,
@@ -51,9 +49,9 @@ async function insertNew(
   const pending = byId(rows);
   const taken: number[] = [];
   for (let i = 0; i < pending.length;) {
-    const chunk = pending.slice(i, i + ROWS_PER_STATEMENT);
+    const chunk = pending.slice(i, i + statementSize(pending.length - i));
     try {
-      await trx.executeQuery(insertQuery(table, caps, chunk));
+      await execute(conn, insertSql(table, chunk.length), parameters(table, caps, chunk));
       i += chunk.length;
     } catch (e) {
       // InnoDB rolls back the statement only. It waited for the writer that held the id, so that
@@ -79,19 +77,41 @@ async function insertNew(
 /** Keeps a statement far below max_allowed_packet, even with long text columns. */
 const ROWS_PER_STATEMENT = 1000;
 
-function insertQuery(table: TableDef, caps: DialectCaps, rows: Row[]): CompiledQuery {
+/**
+ * Rows in the next statement when `left` remain: ROWS_PER_STATEMENT, else the largest power of two,
+ * so that a connection prepares at most 11 statement texts per table (the server caps prepared
+ * statements at max_prepared_stmt_count, 16382 by default, over all connections), and a batch of
+ * n rows takes at most 10 statements more than n / 1000.
+ */
+export function statementSize(left: number): number {
+  if (left >= ROWS_PER_STATEMENT) return ROWS_PER_STATEMENT;
+  return 2 ** Math.floor(Math.log2(left));
+}
+
+function insertSql(table: TableDef, rows: number): string {
+  const columns = table.columns.map((c) => quote(c.name));
+  const tuple = `(${columns.map(() => '?').join(',')})`;
+  return `INSERT INTO ${quote(table.name)} (${columns.join(',')}) VALUES ${new Array(rows).fill(tuple).join(',')}`;
+}
+
+function parameters(table: TableDef, caps: DialectCaps, rows: Row[]): unknown[] {
   const columns = table.columns.map((c) => c.name);
   const datetimes = table.columns.map((c) => c.type === 'datetime');
-  const tuple = `(${columns.map(() => '?').join(',')})`;
-  const parameters: unknown[] = [];
+  const values: unknown[] = [];
   for (const row of rows) {
     for (let i = 0; i < columns.length; i++) {
       const v = row[columns[i]];
-      parameters.push(datetimes[i] ? caps.encodeDatetime(v as string) : v);
+      values.push(datetimes[i] ? caps.encodeDatetime(v as string) : v);
     }
   }
-  const sql = `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(',')}) VALUES ${new Array(rows.length).fill(tuple).join(',')}`;
-  return CompiledQuery.raw(sql, parameters);
+  return values;
+}
+
+function execute(conn: Connection, sql: string, values: unknown[]): Promise<void> {
+  // Validated row values: strings, numbers and the datetime text, which mysql2 binds as given.
+  return new Promise((resolve, reject) =>
+    conn.execute(sql, values as ExecuteValues, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;

@@ -145,7 +145,11 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
       return dropStages(db, rows);
     },
     close: () => db.destroy(),
-    batchTransaction: (fn) => mysqlBatch(db, mysqlCaps, fn),
+    batchTransaction: (fn) =>
+      onOwnConnection(
+        ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'],
+        ({ conn, own }) => fn(mysqlBatch(conn, own, mysqlCaps)),
+      ),
   };
 }
 

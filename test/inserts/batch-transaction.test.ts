@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/engine.js';
 import { createEngine } from '../../src/db/index.js';
 import { createMigrator, migrateToLatest } from '../../src/db/migrator.js';
+import { statementSize } from '../../src/db/mysql-batch.js';
 import { denseSpan, fromDbRow, insertRows } from '../../src/db/rows.js';
 import { defaultCatalogue } from '../../src/tables/catalogue.js';
 import type { Row } from '../../src/tables/types.js';
@@ -39,6 +40,23 @@ describe('denseSpan', () => {
     expect(denseSpan([1, 4])).toEqual({ min: 1, max: 4 });
     expect(denseSpan([1, 5])).toBeNull();
     expect(denseSpan([1, 2, 2_000_000_000])).toBeNull();
+  });
+});
+
+describe('statementSize (MariaDB batch inserts)', () => {
+  it('takes 1000 rows at a time, then the largest power of two, so few statement texts exist', () => {
+    const sizes = (n: number) => {
+      const out = [];
+      for (let left = n; left > 0; left -= out[out.length - 1]) out.push(statementSize(left));
+      return out;
+    };
+    expect(sizes(1)).toEqual([1]);
+    expect(sizes(1000)).toEqual([1000]);
+    expect(sizes(999)).toEqual([512, 256, 128, 64, 32, 4, 2, 1]);
+    expect(sizes(2500)).toEqual([1000, 1000, 256, 128, 64, 32, 16, 4]);
+    const texts = new Set<number>();
+    for (let n = 1; n <= 3000; n++) for (const size of sizes(n)) texts.add(size);
+    expect(texts.size).toBe(11);
   });
 });
 
@@ -93,6 +111,17 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
       .where('id', '=', 'batch-test')
       .execute();
     expect(runs).toHaveLength(1);
+  });
+
+  it('inserts a batch of any size, in as many statements as it takes', async () => {
+    const rows = Array.from({ length: 999 }, (_, i) => person(i + 1));
+    for (const [from, to] of [
+      [0, 1],
+      [1, 3],
+      [3, 999],
+    ])
+      expect(await engine.batchTransaction((tx) => tx.insert(hired, rows.slice(from, to)))).toEqual([]);
+    expect(await all()).toEqual(rows);
   });
 
   it('finds existing ids among dense, sparse and absent ones, and only those asked for', async () => {
