@@ -22,11 +22,7 @@ export function mysqlBatch(conn: Connection, trx: Kysely<any>, caps: DialectCaps
         ids,
         (min, max) =>
           CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN ? AND ?`, [min, max]),
-        (list) =>
-          CompiledQuery.raw(
-            `SELECT id FROM ${quote(table)} WHERE id IN (${list.map(() => '?').join(',')})`,
-            list,
-          ),
+        (list) => idsIn(table, list),
       ),
     insert: (table, rows) => insertNew(conn, trx, caps, table, rows),
   };
@@ -59,12 +55,7 @@ async function insertNew(
       // at least one id, or the error is not ours to handle.
       if (classifyMysql(e) !== 'unique_violation') throw e;
       const ids = chunk.map((r) => r.id as number);
-      const { rows: found } = await trx.executeQuery<{ id: number }>(
-        CompiledQuery.raw(
-          `SELECT id FROM ${quote(table.name)} WHERE id IN (${ids.map(() => '?').join(',')})`,
-          ids,
-        ),
-      );
+      const { rows: found } = await trx.executeQuery<{ id: number }>(idsIn(table.name, ids));
       if (found.length === 0) throw e;
       const gone = new Set(found.map((r) => Number(r.id)));
       taken.push(...gone);
@@ -113,5 +104,9 @@ function execute(conn: Connection, sql: string, values: unknown[]): Promise<void
     conn.execute(sql, values as ExecuteValues, (err) => (err ? reject(err) : resolve())),
   );
 }
+
+/** Which of `ids` are in `table`: the batch's lookup, and its second look after a duplicate key. */
+const idsIn = (table: string, ids: number[]) =>
+  CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
