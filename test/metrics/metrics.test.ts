@@ -46,6 +46,16 @@ const hires = [
   hire(16, '2019-04-01T00:00:00Z', 3, 3),
   hire(17, '2019-05-01T00:00:00Z', 4, 4),
   hire(18, '2019-06-01T00:00:00Z', 6, 1),
+  // 2023: one pair hires in every quarter, on the first and last instant of each.
+  hire(19, '2023-01-01T00:00:00.000Z', 6, 2),
+  hire(20, '2023-03-31T23:59:59.999Z', 6, 2),
+  hire(21, '2023-04-01T00:00:00.000Z', 6, 2),
+  hire(22, '2023-06-30T23:59:59.999Z', 6, 2),
+  hire(23, '2023-07-01T00:00:00.000Z', 6, 2),
+  hire(24, '2023-07-01T00:00:00.001Z', 6, 2),
+  hire(25, '2023-09-30T23:59:59.999Z', 6, 2),
+  hire(26, '2023-10-01T00:00:00.000Z', 6, 2),
+  hire(27, '2023-08-15T00:00:00Z', 6, 4),
 ];
 
 describe('name order and helpers', () => {
@@ -133,6 +143,16 @@ for (const engine of testEngines()) {
       expect((await get('/hired_by_quarter/2020')).json()).toEqual({
         year: 2020,
         rows: [{ department: 'beta', job: 'Analyst', Q1: 0, Q2: 0, Q3: 0, Q4: 2 }],
+      });
+    });
+
+    it('counts each quarter from its first instant to its last', async () => {
+      expect((await get('/hired_by_quarter/2023')).json()).toEqual({
+        year: 2023,
+        rows: [
+          { department: 'Staff', job: 'Engineer', Q1: 2, Q2: 2, Q3: 3, Q4: 1 },
+          { department: 'Staff', job: 'zookeeper', Q1: 0, Q2: 0, Q3: 1, Q4: 0 },
+        ],
       });
     });
 
