@@ -33,9 +33,14 @@ export const mysqlCaps: DialectCaps = {
  * Strict, ANSI-quoted sessions in UTC. ANSI_QUOTES lets hand-written SQL quote names with "…" as on
  * every other engine (Kysely's backticks still work); PIPES_AS_CONCAT makes `||` concatenate.
  */
-const SESSION =
+const SESSION = [
   "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO," +
-  "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES,PIPES_AS_CONCAT', NAMES utf8mb4";
+    "NO_ENGINE_SUBSTITUTION,ANSI_QUOTES,PIPES_AS_CONCAT', NAMES utf8mb4",
+  // Jobs and batches read at READ COMMITTED (see bulkJob and mysql-batch.ts); set once per session
+  // rather than before each transaction, which cost a round trip per batch insert. Only snapshot()
+  // wants REPEATABLE READ, and asks for it. Single statements see the same either way.
+  'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
+];
 
 /** MariaDB 10.6+ / MySQL 8 through mysql2: a pool for requests, dedicated connections for jobs. */
 export function createMysqlEngine(url: string | ServerUrl): Engine {
@@ -66,9 +71,10 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
   pool.on('connection', (conn) => {
     // A connection whose server went away: the pool drops it, and a query on it fails with the error.
     conn.on('error', () => undefined);
-    conn.query(SESSION, (err) => {
-      if (err) conn.destroy();
-    });
+    for (const statement of SESSION)
+      conn.query(statement, (err) => {
+        if (err) conn.destroy();
+      });
   });
   const db = new Kysely<any>({ dialect: new MysqlDialect({ pool }) });
 
@@ -80,9 +86,12 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
   /**
    * Runs `fn` on a connection of its own, between `begin` and COMMIT (ROLLBACK when it throws). A
    * writer streaming into the connection registers an abort, run before the ROLLBACK can be sent.
+   * `changesSession`: `fn` may switch FOREIGN_KEY_CHECKS off, so it is switched on again before the
+   * connection goes back to the pool (a round trip that batches, which never touch it, do without).
    */
   async function onOwnConnection<T>(
     begin: string[],
+    changesSession: boolean,
     fn: (job: Omit<JobParts, 'acquire'>) => Promise<T>,
   ): Promise<T> {
     const conn = await acquire();
@@ -107,7 +116,7 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     } finally {
       await own.destroy();
       // A session setting a writer changed must not leak to the next user of the connection.
-      await run(conn, 'SET FOREIGN_KEY_CHECKS = 1').catch(() => (healthy = false));
+      if (changesSession) await run(conn, 'SET FOREIGN_KEY_CHECKS = 1').catch(() => (healthy = false));
       if (healthy) conn.release();
       else conn.destroy();
       for (const cleanup of afterwards) await cleanup().catch(() => undefined);
@@ -119,10 +128,11 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     caps: mysqlCaps,
     db,
     description: target.redacted,
-    // READ COMMITTED: the merge must see the staging table, which another connection creates and fills
-    // after the job's first read (under REPEATABLE READ InnoDB refuses a table newer than the read view).
+    // READ COMMITTED (the session's level): the merge must see the staging table, which another
+    // connection creates and fills after the job's first read (under REPEATABLE READ InnoDB refuses a
+    // table newer than the read view).
     bulkJob: (fn) =>
-      onOwnConnection(['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'], (job) =>
+      onOwnConnection(['START TRANSACTION'], true, (job) =>
         fn({
           db: job.own,
           lookups: db,
@@ -130,7 +140,14 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
         } satisfies BulkJob),
       ),
     snapshot: (fn) =>
-      onOwnConnection(['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY'], ({ own }) => fn(own)),
+      onOwnConnection(
+        [
+          'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ',
+          'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY',
+        ],
+        false,
+        ({ own }) => fn(own),
+      ),
     classify: classifyMysql,
     otherSessions: async () => {
       const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST
@@ -146,10 +163,7 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     },
     close: () => db.destroy(),
     batchTransaction: (fn) =>
-      onOwnConnection(
-        ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION'],
-        ({ conn, own }) => fn(mysqlBatch(conn, own, mysqlCaps)),
-      ),
+      onOwnConnection(['START TRANSACTION'], false, ({ conn, own }) => fn(mysqlBatch(conn, own, mysqlCaps))),
   };
 }
 

@@ -298,6 +298,30 @@ describe.each(testEngines())('$name engine', (testEngine) => {
     expect(await all(departments)).toEqual(small);
   });
 
+  it('switches foreign key checks back on before a connection returns to the pool, even on error', async () => {
+    // MariaDB/MySQL replace a referenced table with the checks off (the test above). A job that fails
+    // between switching them off and on must not hand a session without them to the next user.
+    if (engine.kind !== 'mysql') return;
+    const before = await all(departments);
+    const err = await engine
+      .bulkJob(async (job) => {
+        const writer = await job.writer(departments, 'replace');
+        // Enough rows for the streamed path, which switches the checks off at its start.
+        await writer.write(Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, department: `D ${i + 1}` })));
+        throw new Error('boom mid-replace');
+      })
+      .catch((e: Error) => e);
+    expect(err?.message).toBe('boom mid-replace');
+    expect(await all(departments)).toEqual(before);
+    // Ten queries at once hold all ten of the pool's connections, the job's among them.
+    const checks = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        sql<{ on: number }>`SELECT @@SESSION.foreign_key_checks AS "on", SLEEP(0.05) AS s`.execute(engine.db),
+      ),
+    );
+    expect(checks.map((r) => Number(r.rows[0].on))).toEqual(Array(10).fill(1));
+  });
+
   it('replaces a table no key references atomically, its definition unchanged', async () => {
     // On MariaDB/MySQL and PostgreSQL this is the table swap (src/db/mysql-swap.ts, postgres-swap.ts):
     // the rows go to a staging table that takes the table's place, with its indexes and keys.
