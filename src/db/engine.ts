@@ -106,6 +106,12 @@ export interface Engine {
   batchTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T>;
 }
 
+/** Which of `ids` exist in `table`. */
+export interface IdRequest {
+  table: string;
+  ids: number[];
+}
+
 /**
  * The statements a batch insert repeats, in their fastest form on each engine (prepared once per table on
  * SQLite, array-bound on PostgreSQL, no query builder), inside Engine.batchTransaction's transaction.
@@ -113,8 +119,11 @@ export interface Engine {
 export interface BatchTransaction {
   /** Kysely bound to the transaction, for every other statement. */
   readonly db: Kysely<any>;
-  /** Ids among `ids` that exist in `table` (a table of the catalogue, with an integer id). */
-  existingIds(table: string, ids: number[]): Promise<Set<number>>;
+  /**
+   * For each request, the ids among its `ids` that exist in its `table` (a table of the catalogue, with
+   * an integer id): a batch's references and its own ids, in one statement where that saves round trips.
+   */
+  existingIds(requests: IdRequest[]): Promise<Set<number>[]>;
   /**
    * Inserts validated rows whose ids existingIds did not find. Answers the ids that a concurrent
    * writer stored in between: those rows are not inserted, and the rest are.

@@ -1,9 +1,9 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
 import type { Connection, ExecuteValues } from 'mysql2';
-import type { BatchTransaction, DialectCaps } from './engine.js';
+import type { BatchTransaction, DialectCaps, IdRequest } from './engine.js';
 import { classifyMysql } from './mysql.js';
-import { byId, lookUpIds } from './rows.js';
+import { askedIds, byId, denseSpan } from './rows.js';
 
 /**
  * Engine.batchTransaction's statements on MariaDB/MySQL, on the transaction's own pool connection
@@ -16,16 +16,33 @@ import { byId, lookUpIds } from './rows.js';
 export function mysqlBatch(conn: Connection, trx: Kysely<any>, caps: DialectCaps): BatchTransaction {
   return {
     db: trx,
-    existingIds: (table, ids) =>
-      lookUpIds(
-        trx,
-        ids,
-        (min, max) =>
-          CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN ? AND ?`, [min, max]),
-        (list) => idsIn(table, list),
-      ),
+    existingIds: (requests) => existingIds(trx, requests),
     insert: (table, rows) => insertNew(conn, trx, caps, table, rows),
   };
+}
+
+/**
+ * All of a batch's lookups (its references and its own ids) in one statement, a UNION ALL of one
+ * SELECT per request tagged with the request's index: a round trip costs the server and Node more
+ * than the reads. A dense request reads a range of the primary key (denseSpan), a sparse one its ids.
+ */
+async function existingIds(trx: Kysely<any>, requests: IdRequest[]): Promise<Set<number>[]> {
+  const parts: string[] = [];
+  const parameters: number[] = [];
+  requests.forEach(({ table, ids }, i) => {
+    if (ids.length === 0) return;
+    const span = denseSpan(ids);
+    const where = span ? 'BETWEEN ? AND ?' : `IN (${ids.map(() => '?').join(',')})`;
+    parts.push(`SELECT ${i} AS q, id FROM ${quote(table)} WHERE id ${where}`);
+    parameters.push(...(span ? [span.min, span.max] : ids));
+  });
+  const found = requests.map(() => [] as unknown[]);
+  if (parts.length > 0) {
+    const query = CompiledQuery.raw(parts.join(' UNION ALL '), parameters);
+    for (const row of (await trx.executeQuery<{ q: unknown; id: unknown }>(query)).rows)
+      found[Number(row.q)].push(row.id);
+  }
+  return requests.map(({ ids }, i) => askedIds(found[i], ids));
 }
 
 /**
@@ -105,7 +122,7 @@ function execute(conn: Connection, sql: string, values: unknown[]): Promise<void
   );
 }
 
-/** Which of `ids` are in `table`: the batch's lookup, and its second look after a duplicate key. */
+/** Which of `ids` are in `table`: the second look after a duplicate key. */
 const idsIn = (table: string, ids: number[]) =>
   CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
 

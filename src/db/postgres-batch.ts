@@ -1,7 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BatchTransaction, DialectCaps } from './engine.js';
-import { byId, lookUpIds } from './rows.js';
+import { byId, lookUpIds, oneByOne } from './rows.js';
 
 /**
  * Engine.batchTransaction on PostgreSQL: a Kysely transaction on the pool, with the batch's lookups and
@@ -17,13 +17,17 @@ export function postgresBatch<T>(
   return db.transaction().execute((trx) =>
     fn({
       db: trx,
-      existingIds: (table, ids) =>
-        lookUpIds(
-          trx,
-          ids,
-          (min, max) =>
-            CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN $1 AND $2`, [min, max]),
-          (list) => CompiledQuery.raw(probeSql(table), [list]),
+      // One statement per table: the probes bind their ids as one array ($1). PostgreSQL's payload
+      // path outruns its baseline already; MariaDB's combines them (mysql-batch.ts).
+      existingIds: (requests) =>
+        oneByOne(requests, (table, ids) =>
+          lookUpIds(
+            trx,
+            ids,
+            (min, max) =>
+              CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id BETWEEN $1 AND $2`, [min, max]),
+            (list) => CompiledQuery.raw(probeSql(table), [list]),
+          ),
         ),
       async insert(table, rows) {
         if (rows.length === 0) return [];

@@ -1,6 +1,6 @@
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
-import type { DialectCaps } from './engine.js';
+import type { DialectCaps, IdRequest } from './engine.js';
 
 /** A validated row as the driver wants it bound (datetimes converted). */
 export function toDbRow(table: TableDef, caps: DialectCaps, row: Row): Record<string, unknown> {
@@ -74,6 +74,16 @@ export async function existingIds(
     const rows = await db.selectFrom(table).select('id').where('id', 'in', chunk).execute();
     for (const r of rows) found.add(Number(r.id));
   }
+  return found;
+}
+
+/** Answers IdRequests with one lookup each, in order. */
+export async function oneByOne(
+  requests: IdRequest[],
+  lookUp: (table: string, ids: number[]) => Promise<Set<number>>,
+): Promise<Set<number>[]> {
+  const found: Set<number>[] = [];
+  for (const { table, ids } of requests) found.push(await lookUp(table, ids));
   return found;
 }
 

@@ -5,7 +5,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import { canonicalIsoMillis } from '../tables/datetime.js';
 import type { Row, TableDef } from '../tables/types.js';
 import type { BatchTransaction, BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
-import { askedIds, denseSpan } from './rows.js';
+import { askedIds, denseSpan, oneByOne } from './rows.js';
 
 export const sqliteCaps: DialectCaps = {
   upsert: 'on_conflict',
@@ -122,20 +122,22 @@ function batchStatements(main: Database.Database): Omit<BatchTransaction, 'db'> 
     if (!statement) statements.set(sql, (statement = main.prepare(sql)));
     return statement;
   };
+  // In-process: a lookup per table costs no round trip.
+  const lookUp = async (table: string, ids: number[]) => {
+    if (ids.length === 0) return new Set<number>();
+    const span = denseSpan(ids);
+    // Else one parameter whatever the count: the ids as a JSON array, each looked up by primary key.
+    const found = span
+      ? prepared(`SELECT "id" FROM ${quote(table)} WHERE "id" BETWEEN ? AND ?`)
+          .pluck()
+          .all(span.min, span.max)
+      : prepared(`SELECT "id" FROM ${quote(table)} WHERE "id" IN (SELECT value FROM json_each(?))`)
+          .pluck()
+          .all(JSON.stringify(ids));
+    return askedIds(found, ids);
+  };
   return {
-    async existingIds(table, ids) {
-      if (ids.length === 0) return new Set();
-      const span = denseSpan(ids);
-      // Else one parameter whatever the count: the ids as a JSON array, each looked up by primary key.
-      const found = span
-        ? prepared(`SELECT "id" FROM ${quote(table)} WHERE "id" BETWEEN ? AND ?`)
-            .pluck()
-            .all(span.min, span.max)
-        : prepared(`SELECT "id" FROM ${quote(table)} WHERE "id" IN (SELECT value FROM json_each(?))`)
-            .pluck()
-            .all(JSON.stringify(ids));
-      return askedIds(found, ids);
-    },
+    existingIds: (requests) => oneByOne(requests, lookUp),
     // Transactions on the one main connection never interleave, and a writer in another process
     // makes this one fail as busy (its snapshot is stale), so only an id the caller did not look up
     // can be taken; it is answered as taken, as on the other engines.

@@ -132,17 +132,29 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
       [1, 2, 3, 5, 8, 1_000_000, 2_000_000_000].map((id) => person(id)),
     );
     await engine.batchTransaction(async (tx) => {
+      const one = async (table: string, ids: number[]) => (await tx.existingIds([{ table, ids }]))[0];
       // Dense: one range read, which also meets 2 (not asked for).
-      expect(await tx.existingIds(hired.name, [1, 3, 4])).toEqual(new Set([1, 3]));
+      expect(await one(hired.name, [1, 3, 4])).toEqual(new Set([1, 3]));
       // Sparse: a lookup per id.
-      expect(await tx.existingIds(hired.name, [8, 1_000_000, 2_000_000_000, 7_777_777])).toEqual(
+      expect(await one(hired.name, [8, 1_000_000, 2_000_000_000, 7_777_777])).toEqual(
         new Set([8, 1_000_000, 2_000_000_000]),
       );
-      expect(await tx.existingIds(hired.name, [])).toEqual(new Set());
-      expect(await tx.existingIds('departments', [3, 2, 9])).toEqual(new Set([2, 3]));
+      expect(await one(hired.name, [])).toEqual(new Set());
+      expect(await one('departments', [3, 2, 9])).toEqual(new Set([2, 3]));
+      // Several tables at once (one statement on MariaDB), each answer only for its own request, in order.
+      expect(
+        await tx.existingIds([
+          { table: 'departments', ids: [3, 9] },
+          { table: hired.name, ids: [] },
+          { table: hired.name, ids: [1, 2, 3, 4] },
+          { table: 'jobs', ids: [1, 50] },
+          { table: hired.name, ids: [5, 2_000_000_000, 6] },
+        ]),
+      ).toEqual([new Set([3]), new Set(), new Set([1, 2, 3]), new Set([1]), new Set([5, 2_000_000_000])]);
+      expect(await tx.existingIds([])).toEqual([]);
       // Reads see the transaction's own writes.
       await tx.insert(hired, [person(4)]);
-      expect(await tx.existingIds(hired.name, [4, 6])).toEqual(new Set([4]));
+      expect(await one(hired.name, [4, 6])).toEqual(new Set([4]));
     });
   });
 
@@ -171,7 +183,7 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
     async () => {
       const rows = Array.from({ length: 2500 }, (_, i) => person(i + 1));
       const taken = await engine.batchTransaction(async (tx) => {
-        expect(await tx.existingIds(hired.name, [1, 2500])).toEqual(new Set());
+        expect(await tx.existingIds([{ table: hired.name, ids: [1, 2500] }])).toEqual([new Set()]);
         // Another connection of the pool, another transaction: in the first and the last statement.
         await insertRows(engine.db, engine.caps, hired, [person(7, { name: 'theirs' }), person(2400)]);
         return tx.insert(hired, rows);

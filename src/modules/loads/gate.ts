@@ -1,23 +1,24 @@
 import type { Kysely } from 'kysely';
-import type { DialectCaps } from '../../db/engine.js';
-import { existingIds } from '../../db/rows.js';
+import type { DialectCaps, IdRequest } from '../../db/engine.js';
+import { existingIds, oneByOne } from '../../db/rows.js';
 import type { Row, TableDef } from '../../tables/types.js';
 import type { Checked, Violation } from '../../tables/validate.js';
 import { IdSet } from './id-set.js';
 
-/** Answers which of `ids` exist in `table`. */
-export type IdLookup = (table: string, ids: number[]) => Promise<Set<number>>;
+/** Answers, for each request, which of its ids exist in its table. */
+export type IdLookup = (requests: IdRequest[]) => Promise<Set<number>[]>;
 
 /** Looks ids up with plain queries on `db`. */
 export function idsOn(db: Kysely<any>, caps: DialectCaps): IdLookup {
-  return (table, ids) => existingIds(db, table, ids, caps);
+  return (requests) => oneByOne(requests, (table, ids) => existingIds(db, table, ids, caps));
 }
 
 /**
  * The rules that need more than one row: unique ids and foreign keys. Rows come in batches so that
- * each batch costs one lookup per referenced table, whatever its size. Lookups may run on another
- * connection than the job's writes (BulkJob.lookups), so a table that references itself counts the ids
- * it has already accepted from this source as present.
+ * each batch costs one lookup per referenced table, whatever its size, all handed to `lookUp` at once
+ * (one statement on MariaDB). Lookups may run on another connection than the job's writes
+ * (BulkJob.lookups), so a table that references itself counts the ids it has already accepted from this
+ * source as present.
  */
 export class RowGate {
   private readonly seen = new IdSet();
@@ -41,14 +42,16 @@ export class RowGate {
 
   /** Answers, for each checked row in order, the row to write or why it is refused. */
   async check(batch: Checked[]): Promise<Checked[]> {
-    const rows = batch.flatMap((c) => (c.ok ? [c.row] : []));
-    await this.lookUpReferences(rows);
-    const existing = this.refuseExisting
-      ? await this.lookUp(
-          this.table.name,
-          rows.map((r) => r.id as number),
-        )
-      : new Set<number>();
+    const rows: Row[] = [];
+    for (const c of batch) if (c.ok) rows.push(c.row);
+    const unknown = this.unknownReferences(rows);
+    const requests: IdRequest[] = unknown.map(({ parent, ids }) => ({ table: parent, ids: [...ids] }));
+    if (this.refuseExisting) requests.push({ table: this.table.name, ids: rows.map((r) => r.id as number) });
+    const found = requests.length > 0 ? await this.lookUp(requests) : [];
+    unknown.forEach(({ parent, ids }, i) => {
+      for (const id of ids) (found[i].has(id) ? this.present : this.absent).get(parent)!.add(id);
+    });
+    const existing = this.refuseExisting ? found[unknown.length] : new Set<number>();
     return batch.map((c) => (c.ok ? this.checkRow(c.row, existing) : c));
   }
 
@@ -78,20 +81,21 @@ export class RowGate {
     return parent === this.table.name && this.seen.has(id);
   }
 
-  private async lookUpReferences(rows: Row[]): Promise<void> {
+  /** Per foreign key, the referenced ids of `rows` that no earlier batch has looked up. */
+  private unknownReferences(rows: Row[]): { parent: string; ids: Set<number> }[] {
+    const unknown: { parent: string; ids: Set<number> }[] = [];
     for (const c of this.references) {
       const parent = c.references!;
       const present = this.present.get(parent)!;
       const absent = this.absent.get(parent)!;
-      const unknown = new Set<number>();
+      const ids = new Set<number>();
       for (const row of rows) {
         const id = row[c.name] as number;
-        if (!present.has(id) && !absent.has(id) && !this.accepted(parent, id)) unknown.add(id);
+        if (!present.has(id) && !absent.has(id) && !this.accepted(parent, id)) ids.add(id);
       }
-      if (unknown.size === 0) continue;
-      const found = await this.lookUp(parent, [...unknown]);
-      for (const id of unknown) (found.has(id) ? present : absent).add(id);
+      if (ids.size > 0) unknown.push({ parent, ids });
     }
+    return unknown;
   }
 }
 
