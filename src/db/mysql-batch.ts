@@ -25,6 +25,7 @@ export function mysqlBatch(conn: Connection, trx: Kysely<any>, caps: DialectCaps
  * All of a batch's lookups (its references and its own ids) in one statement, a UNION ALL of one
  * SELECT per request tagged with the request's index: a round trip costs the server and Node more
  * than the reads. A dense request reads a range of the primary key (denseSpan), a sparse one its ids.
+ * Also the second look after a duplicate key (insertNew).
  */
 async function existingIds(trx: Kysely<any>, requests: IdRequest[]): Promise<Set<number>[]> {
   const parts: string[] = [];
@@ -71,10 +72,8 @@ async function insertNew(
       // row is committed now and, at READ COMMITTED, the next read sees it: each round takes out
       // at least one id, or the error is not ours to handle.
       if (classifyMysql(e) !== 'unique_violation') throw e;
-      const ids = chunk.map((r) => r.id as number);
-      const { rows: found } = await trx.executeQuery<{ id: number }>(idsIn(table.name, ids));
-      if (found.length === 0) throw e;
-      const gone = new Set(found.map((r) => Number(r.id)));
+      const [gone] = await existingIds(trx, [{ table: table.name, ids: chunk.map((r) => r.id as number) }]);
+      if (gone.size === 0) throw e;
       taken.push(...gone);
       pending.splice(i, chunk.length, ...chunk.filter((r) => !gone.has(r.id as number)));
     }
@@ -121,9 +120,5 @@ function execute(conn: Connection, sql: string, values: unknown[]): Promise<void
     conn.execute(sql, values as ExecuteValues, (err) => (err ? reject(err) : resolve())),
   );
 }
-
-/** Which of `ids` are in `table`: the second look after a duplicate key. */
-const idsIn = (table: string, ids: number[]) =>
-  CompiledQuery.raw(`SELECT id FROM ${quote(table)} WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
