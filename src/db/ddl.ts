@@ -1,11 +1,12 @@
-import type { CreateTableBuilder, Kysely } from 'kysely';
+import { sql, type CreateTableBuilder, type Kysely, type RawBuilder } from 'kysely';
 import type { ColumnDef, TableDef } from '../tables/types.js';
 import type { DialectCaps } from './engine.js';
 
-function columnType(caps: DialectCaps, c: ColumnDef): string {
-  if (c.type === 'integer') return caps.types.integer;
-  if (c.type === 'datetime') return caps.types.datetime;
-  return caps.types.string(c.maxLength!);
+/** Raw: Kysely's type parser knows no `mediumtext`. The text comes from the engine's caps, never from users. */
+function columnType(caps: DialectCaps, c: ColumnDef): RawBuilder<unknown> {
+  if (c.type === 'integer') return sql.raw(caps.types.integer);
+  if (c.type === 'datetime') return sql.raw(caps.types.datetime);
+  return sql.raw(caps.types.string(c.maxLength!));
 }
 
 /** CREATE TABLE for a catalogue table: every column NOT NULL, `id` the primary key, references as foreign keys. */
@@ -16,7 +17,7 @@ export function createTableFor(
 ): CreateTableBuilder<string, string> {
   let builder = db.schema.createTable(table.name).ifNotExists();
   for (const c of table.columns) {
-    builder = builder.addColumn(c.name, columnType(caps, c) as 'text', (col) => {
+    builder = builder.addColumn(c.name, columnType(caps, c), (col) => {
       let b = col.notNull();
       if (c.name === 'id') b = b.primaryKey();
       if (c.default !== undefined) b = b.defaultTo(c.default);
@@ -39,7 +40,7 @@ export function createTableFor(
 
 /** Adds a column to an existing catalogue table (for migrations that evolve a table). */
 export function addColumnFor(db: Kysely<any>, caps: DialectCaps, table: string, c: ColumnDef) {
-  return db.schema.alterTable(table).addColumn(c.name, columnType(caps, c) as 'text', (col) => {
+  return db.schema.alterTable(table).addColumn(c.name, columnType(caps, c), (col) => {
     let b = col.notNull();
     if (c.default !== undefined) b = b.defaultTo(c.default);
     return b;

@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Row, TableDef } from '../tables/types.js';
-import type { Connection, ExecuteValues } from 'mysql2';
+import type { Connection } from 'mysql2';
 import type { BatchTransaction, DialectCaps, IdRequest } from './engine.js';
 import { classifyMysql } from './mysql.js';
 import { askedIds, byId, denseSpan } from './rows.js';
@@ -8,9 +8,10 @@ import { askedIds, byId, denseSpan } from './rows.js';
 /**
  * Engine.batchTransaction's statements on MariaDB/MySQL, on the transaction's own pool connection
  * `conn` (Kysely `trx` runs on it too). Lookups are parameterised SQL rather than Kysely's builder, which
- * for 1000 ids builds a node per value and compiles them anew for every batch. Rows go in as prepared
- * statements (mysql2 `execute`, cached per connection and statement text): the server then parses no
- * SQL, where a 1000-row INSERT as text is ~100 KB for the client to escape and the server to parse.
+ * for 1000 ids builds a node per value and compiles them anew for every batch. Rows go in as multi-row
+ * INSERTs whose values mysql2's escaper writes into the text (as Kysely's queries on mysql2 do). Not
+ * prepared statements: mysql2 builds an object per bound value, so encoding 5000 of them took 3x the
+ * CPU of the text, for no less work on the server (bench/RESULTS.md).
  * The transaction runs at READ COMMITTED (see insertNew).
  */
 export function mysqlBatch(conn: Connection, trx: Kysely<any>, caps: DialectCaps): BatchTransaction {
@@ -63,11 +64,12 @@ async function insertNew(
   const pending = byId(rows);
   const taken: number[] = [];
   for (let i = 0; i < pending.length;) {
-    const chunk = pending.slice(i, i + statementSize(pending.length - i));
+    const { sql, values, end } = insertSql(table, caps, pending, i);
     try {
-      await execute(conn, insertSql(table, chunk.length), parameters(table, caps, chunk));
-      i += chunk.length;
+      await query(conn, sql, values);
+      i = end;
     } catch (e) {
+      const chunk = pending.slice(i, end);
       // InnoDB rolls back the statement only. It waited for the writer that held the id, so that
       // row is committed now and, at READ COMMITTED, the next read sees it: each round takes out
       // at least one id, or the error is not ours to handle.
@@ -81,44 +83,36 @@ async function insertNew(
   return taken;
 }
 
-/** Keeps a statement far below max_allowed_packet, even with long text columns. */
-const ROWS_PER_STATEMENT = 1000;
-
 /**
- * Rows in the next statement when `left` remain: ROWS_PER_STATEMENT, else the largest power of two,
- * so that a connection prepares at most 11 statement texts per table (the server caps prepared
- * statements at max_prepared_stmt_count, 16382 by default, over all connections), and a batch of
- * n rows takes at most 10 statements more than n / 1000.
+ * Rows per statement: at most 1000, and at most ~1M characters of values (3 MB of UTF-8 at worst),
+ * far below max_allowed_packet (16 MB by default) whatever the rows hold.
  */
-export function statementSize(left: number): number {
-  if (left >= ROWS_PER_STATEMENT) return ROWS_PER_STATEMENT;
-  return 2 ** Math.floor(Math.log2(left));
-}
+const ROWS_PER_STATEMENT = 1000;
+const STATEMENT_CHARS = 1 << 20;
 
-function insertSql(table: TableDef, rows: number): string {
-  const columns = table.columns.map((c) => quote(c.name));
-  const tuple = `(${columns.map(() => '?').join(',')})`;
-  return `INSERT INTO ${quote(table.name)} (${columns.join(',')}) VALUES ${new Array(rows).fill(tuple).join(',')}`;
-}
-
-function parameters(table: TableDef, caps: DialectCaps, rows: Row[]): unknown[] {
+/** One multi-row INSERT of `rows` from `start`, and its values; `end` is the index after its last row. */
+function insertSql(table: TableDef, caps: DialectCaps, rows: Row[], start: number) {
   const columns = table.columns.map((c) => c.name);
   const datetimes = table.columns.map((c) => c.type === 'datetime');
   const values: unknown[] = [];
-  for (const row of rows) {
+  let chars = 0;
+  let end = start;
+  while (end < rows.length && end - start < ROWS_PER_STATEMENT && chars < STATEMENT_CHARS) {
+    const row = rows[end++];
     for (let i = 0; i < columns.length; i++) {
       const v = row[columns[i]];
+      if (typeof v === 'string') chars += v.length;
       values.push(datetimes[i] ? caps.encodeDatetime(v as string) : v);
     }
   }
-  return values;
+  const tuple = `(${columns.map(() => '?').join(',')})`;
+  const sql = `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(',')}) VALUES ${new Array(end - start).fill(tuple).join(',')}`;
+  return { sql, values, end };
 }
 
-function execute(conn: Connection, sql: string, values: unknown[]): Promise<void> {
-  // Validated row values: strings, numbers and the datetime text, which mysql2 binds as given.
-  return new Promise((resolve, reject) =>
-    conn.execute(sql, values as ExecuteValues, (err) => (err ? reject(err) : resolve())),
-  );
+function query(conn: Connection, sql: string, values: unknown[]): Promise<void> {
+  // Validated row values: strings, numbers and the datetime text, which mysql2's escaper writes as given.
+  return new Promise((resolve, reject) => conn.query(sql, values, (err) => (err ? reject(err) : resolve())));
 }
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;

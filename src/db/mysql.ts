@@ -19,8 +19,9 @@ export const mysqlCaps: DialectCaps = {
   maxBindParams: 65535,
   types: {
     integer: 'integer',
-    // Long strings go to text (65535 bytes): a row's varchar columns share 65535 bytes, at 4 a character.
-    string: (n) => (n <= 1024 ? `varchar(${n})` : 'text'),
+    // A row's varchar columns share 65535 bytes, at up to 4 a character: long strings go to text, which
+    // holds 65535 bytes (16383 characters at 4 bytes each), and longer ones to mediumtext (16 MB).
+    string: (n) => (n <= 1024 ? `varchar(${n})` : n <= 16383 ? 'text' : 'mediumtext'),
     datetime: 'datetime(3)',
     text: 'text',
     bigint: 'bigint',
