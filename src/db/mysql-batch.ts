@@ -84,8 +84,9 @@ async function insertNew(
 }
 
 /**
- * Rows per statement: at most 1000, and at most ~1M characters of values (3 MB of UTF-8 at worst),
- * far below max_allowed_packet (16 MB by default) whatever the rows hold.
+ * Rows per statement: at most 1000, and rows are added while the values hold under ~1M characters
+ * (3 MB of UTF-8 at worst, twice that escaped, plus one row), below max_allowed_packet (16 MB by
+ * default) whatever the rows hold.
  */
 const ROWS_PER_STATEMENT = 1000;
 const STATEMENT_CHARS = 1 << 20;

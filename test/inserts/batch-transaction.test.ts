@@ -212,12 +212,13 @@ describe.each(testEngines())('batchTransaction with long text on $name', (testEn
     await drop?.();
   });
 
-  it('inserts rows of 60,000 characters each (MariaDB splits them into statements of bounded size)', async () => {
+  it('inserts rows of 48,001 characters each, 19 MB of SQL in all (MariaDB: over max_allowed_packet in one statement)', async () => {
     const table = notes.get('notes');
-    // 4 MB of text as UTF-8, quotes and backslashes to escape: past the point where one statement stops.
-    const rows: Row[] = Array.from({ length: 40 }, (_, i) => ({
+    // 4-byte characters, and quotes and backslashes that escaping doubles: 128 KB of SQL a row. One
+    // statement for the batch would pass MariaDB's 16 MB max_allowed_packet; each statement stops near 1M characters.
+    const rows: Row[] = Array.from({ length: 150 }, (_, i) => ({
       id: i + 1,
-      body: `${i}'\\é`.repeat(15_000).slice(0, 60_000),
+      body: `${i % 10}${"😀'\\".repeat(16_000)}`,
     }));
     expect(await engine.batchTransaction((tx) => tx.insert(table, rows))).toEqual([]);
     const stored = await engine.db.selectFrom('notes').selectAll().orderBy('id').execute();
