@@ -2,14 +2,13 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/engine.js';
 import { createEngine } from '../../src/db/index.js';
-import { createMigrator, migrateToLatest } from '../../src/db/migrator.js';
 import { classifyMysql } from '../../src/db/mysql.js';
 import { classifyPostgres } from '../../src/db/postgres.js';
 import { fromDbRow, insertRows } from '../../src/db/rows.js';
 import { parseServerUrl } from '../../src/db/url.js';
 import { defaultCatalogue } from '../../src/tables/catalogue.js';
 import type { Row } from '../../src/tables/types.js';
-import { testEngines } from '../helpers/engines.js';
+import { openMigrated, testEngines } from '../helpers/engines.js';
 
 const catalogue = defaultCatalogue();
 const departments = catalogue.get('departments');
@@ -142,13 +141,10 @@ function person(i: number, version = 0): Row {
 
 describe.each(testEngines())('$name engine', (testEngine) => {
   let engine: Engine;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    const database = await testEngine.create();
-    drop = database.drop;
-    engine = await createEngine(database.url);
-    await migrateToLatest(createMigrator(engine, catalogue));
+    ({ engine, close } = await openMigrated(testEngine, catalogue));
     await insertRows(
       engine.db,
       engine.caps,
@@ -163,8 +159,7 @@ describe.each(testEngines())('$name engine', (testEngine) => {
     );
   });
   afterAll(async () => {
-    await engine?.close();
-    await drop?.();
+    await close?.();
   });
 
   const all = async (table = hired) =>

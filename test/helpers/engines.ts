@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
+import type { Engine } from '../../src/db/engine.js';
+import { createEngine } from '../../src/db/index.js';
+import { createMigrator, migrateToLatest } from '../../src/db/migrator.js';
+import type { Catalogue } from '../../src/tables/catalogue.js';
 
 /**
  * The engines a test run covers, from TEST_ENGINES (default: sqlite), e.g.
@@ -142,4 +146,30 @@ export function testEngines(): TestEngine[] {
       );
     return engine;
   });
+}
+
+/**
+ * A new database on `testEngine` with `catalogue`'s tables migrated, and an engine open on it;
+ * `close()` closes the engine and drops the database.
+ */
+export async function openMigrated(
+  testEngine: TestEngine,
+  catalogue: Catalogue,
+): Promise<{ engine: Engine; close(): Promise<void> }> {
+  const database = await testEngine.create();
+  const engine = await createEngine(database.url);
+  try {
+    await migrateToLatest(createMigrator(engine, catalogue));
+  } catch (e) {
+    await engine.close();
+    await database.drop();
+    throw e;
+  }
+  return {
+    engine,
+    async close() {
+      await engine.close();
+      await database.drop();
+    },
+  };
 }

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/engine.js';
-import { createEngine } from '../../src/db/index.js';
-import { createMigrator, migrateToLatest } from '../../src/db/migrator.js';
 import { denseSpan, fromDbRow, insertRows } from '../../src/db/rows.js';
 import { Catalogue, defaultCatalogue } from '../../src/tables/catalogue.js';
 import type { Row } from '../../src/tables/types.js';
-import { testEngines } from '../helpers/engines.js';
+import { openMigrated, testEngines } from '../helpers/engines.js';
 
 const catalogue = defaultCatalogue();
 const hired = catalogue.get('hired_employees');
@@ -44,21 +42,17 @@ describe('denseSpan', () => {
 
 describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
   let engine: Engine;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    const database = await testEngine.create();
-    drop = database.drop;
-    engine = await createEngine(database.url);
-    await migrateToLatest(createMigrator(engine, catalogue));
+    ({ engine, close } = await openMigrated(testEngine, catalogue));
     const named = (prefix: string, column: string) =>
       [1, 2, 3].map((id) => ({ id, [column]: `${prefix} ${id}` }));
     await insertRows(engine.db, engine.caps, catalogue.get('departments'), named('Dept', 'department'));
     await insertRows(engine.db, engine.caps, catalogue.get('jobs'), named('Job', 'job'));
   });
   afterAll(async () => {
-    await engine?.close();
-    await drop?.();
+    await close?.();
   });
   beforeEach(async () => {
     await engine.db.deleteFrom(hired.name).execute();
@@ -199,17 +193,13 @@ describe.each(testEngines())('batchTransaction with long text on $name', (testEn
     ],
   });
   let engine: Engine;
-  let drop: () => Promise<void>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    const database = await testEngine.create();
-    drop = database.drop;
-    engine = await createEngine(database.url);
-    await migrateToLatest(createMigrator(engine, notes));
+    ({ engine, close } = await openMigrated(testEngine, notes));
   });
   afterAll(async () => {
-    await engine?.close();
-    await drop?.();
+    await close?.();
   });
 
   it('inserts rows of 48,001 characters each, 19 MB of SQL in all (MariaDB: over max_allowed_packet in one statement)', async () => {
