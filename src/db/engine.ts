@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Row, TableDef } from '../tables/types.js';
+import type { KeyValue } from '../tables/keys.js';
+import type { ColumnDef, Row, TableDef, Value } from '../tables/types.js';
 
 export type EngineKind = 'sqlite' | 'mysql' | 'postgres';
 
@@ -12,7 +13,7 @@ export interface DialectCaps {
   upsert: 'on_conflict' | 'on_duplicate_key';
   /** The most bind parameters one statement may carry. */
   maxBindParams: number;
-  /** Column types for the catalogue's column types. */
+  /** Column types for the service's own tables (dataport_loads, dataport_rejects). */
   types: {
     integer: string;
     string: (maxLength: number) => string;
@@ -20,6 +21,12 @@ export interface DialectCaps {
     text: string;
     bigint: string;
   };
+  /** The engine's column type for a catalogue column: the one type mapping of this engine. */
+  columnType(column: ColumnDef): string;
+  /** A validated value as the driver wants it bound (null stays null). */
+  encodeValue(column: ColumnDef, value: Value): unknown;
+  /** A value as the driver returns it, back to the catalogue's exact form (see Value). */
+  decodeValue(column: ColumnDef, value: unknown): Value;
   /** Whether FOREIGN KEY ... DEFERRABLE is accepted. */
   deferrableForeignKeys: boolean;
   /** A UTC ISO datetime ('2021-01-01T00:00:00.000Z') as the driver wants it bound. */
@@ -106,10 +113,12 @@ export interface Engine {
   batchTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T>;
 }
 
-/** Which of `ids` exist in `table`. */
-export interface IdRequest {
-  table: string;
-  ids: number[];
+/** Which of `keys` (each the values of `columns`, in order) exist in `table`. */
+export interface KeyRequest {
+  table: TableDef;
+  /** A primary or unique key of the table. */
+  columns: string[];
+  keys: Value[][];
 }
 
 /**
@@ -120,13 +129,14 @@ export interface BatchTransaction {
   /** Kysely bound to the transaction, for every other statement. */
   readonly db: Kysely<any>;
   /**
-   * For each request, the ids among its `ids` that exist in its `table` (a table of the catalogue, with
-   * an integer id): a batch's references and its own ids, in one statement where that saves round trips.
+   * For each request, the keys among its `keys` that exist in its `table`, as KeyValues (keys.ts
+   * `keyValue`): a batch's references and its own keys, in one statement where that saves round trips.
    */
-  existingIds(requests: IdRequest[]): Promise<Set<number>[]>;
+  existingKeys(requests: KeyRequest[]): Promise<Set<KeyValue>[]>;
   /**
-   * Inserts validated rows whose ids existingIds did not find. Answers the ids that a concurrent
-   * writer stored in between: those rows are not inserted, and the rest are.
+   * Inserts validated rows whose primary keys existingKeys did not find. Answers the primary keys
+   * (KeyValues) that a concurrent writer stored in between: those rows are not inserted, and the rest
+   * are. A table without a primary key: every row is appended, and the answer is empty.
    */
-  insert(table: TableDef, rows: Row[]): Promise<number[]>;
+  insert(table: TableDef, rows: Row[]): Promise<KeyValue[]>;
 }

@@ -139,3 +139,11 @@ function daysSinceEpoch(year: number, month: number, day: number): number {
   const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
   return era * 146_097 + dayOfEra - 719_468;
 }
+
+const ZONELESS = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)$/;
+
+/** A datetime without a zone ('2021-11-07T02:48:42', 'T' or a space), read as UTC; null when it is none. */
+export function parseZonelessDatetime(value: string): string | null {
+  const m = ZONELESS.exec(value);
+  return m ? parseGeneral(`${m[1]}T${m[2]}Z`) : null;
+}

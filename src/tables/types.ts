@@ -1,41 +1,84 @@
-import { Type, type Static } from '@sinclair/typebox';
+/**
+ * The catalogue as the service uses it, after catalogue-file.ts has read and checked a user's file.
+ * Every name is checked (`^[a-z][a-z0-9_]{0,62}$`), every default filled in, every reference resolved.
+ */
+
+/** The column types of the catalogue; each one's rules live in column-types.ts and nowhere else. */
+export const typeNames = [
+  'integer',
+  'bigint',
+  'decimal',
+  'double',
+  'boolean',
+  'string',
+  'text',
+  'date',
+  'datetime',
+] as const;
+export type TypeName = (typeof typeNames)[number];
 
 /**
- * The catalogue is plain data, so that a later version can read it from a JSON file that users write
- * for their own tables: `CatalogueSchema` is the format of that file.
+ * A validated value, exact and JSON-safe:
+ * - integer, double: number; boolean: boolean
+ * - bigint: canonical decimal text ('-9223372036854775808'), never a JS number
+ * - decimal: canonical text with exactly `scale` fraction digits ('3.00', '-0.50'), never a float
+ * - string, text: the text (trimmed)
+ * - date: 'YYYY-MM-DD'; datetime: 'YYYY-MM-DDTHH:MM:SS.mmmZ' (UTC)
+ * - null: NULL, only in a nullable column
  */
-export const ColumnSchema = Type.Object(
-  {
-    name: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
-    type: Type.Union([Type.Literal('integer'), Type.Literal('string'), Type.Literal('datetime')]),
-    /** Characters (Unicode code points), for `string` columns. */
-    maxLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
-    /** The table whose `id` this column must name. */
-    references: Type.Optional(Type.String()),
-    /** Used for rows written before this column existed (Avro schema evolution). */
-    default: Type.Optional(Type.Union([Type.String(), Type.Integer()])),
-  },
-  { additionalProperties: false },
-);
+export type Value = string | number | boolean | null;
 
-export const TableSchema = Type.Object(
-  {
-    name: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }),
-    /** The first column is the primary key: an `integer` named `id`. */
-    columns: Type.Array(ColumnSchema, { minItems: 1 }),
-  },
-  { additionalProperties: false },
-);
+/** A validated row: every column of the table, by name. */
+export type Row = Record<string, Value>;
 
-export const CatalogueSchema = Type.Object(
-  { tables: Type.Array(TableSchema, { minItems: 1 }) },
-  { additionalProperties: false },
-);
+export interface ColumnDef {
+  name: string;
+  type: TypeName;
+  nullable: boolean;
+  /** string: the most characters (Unicode code points). */
+  max_length?: number;
+  /** decimal: digits in all, and after the point. */
+  precision?: number;
+  scale?: number;
+  /** Bounds, as canonical values of the column's type (integer, bigint, decimal, double, date, datetime). */
+  min?: Value;
+  max?: Value;
+  /** A regular expression the whole (trimmed) value must match; string and text. */
+  pattern?: string;
+  /** The allowed values, canonical. */
+  enum?: Value[];
+  /** Canonical; used by JSON rows that leave the column out and by restores of older backups. */
+  default?: Value;
+  /** datetime: zone-less text is read as UTC rather than refused. */
+  zone?: 'utc';
+  /** The header text of a CSV with a header line (the name when not given). */
+  csv_name: string;
+}
 
-export type ColumnDef = Static<typeof ColumnSchema>;
-export type TableDef = Static<typeof TableSchema>;
-export type CatalogueFile = Static<typeof CatalogueSchema>;
-export type ColumnType = ColumnDef['type'];
+export interface ForeignKey {
+  columns: string[];
+  references: { table: string; columns: string[] };
+}
 
-/** A validated row: integers as numbers, strings trimmed, datetimes as UTC ISO strings with milliseconds. */
-export type Row = Record<string, number | string>;
+export interface CsvOptions {
+  /** The first line names the columns (matched by csv_name, in any order). */
+  header: boolean;
+  delimiter: string;
+  quote: string;
+  /** Field texts that mean NULL in a nullable column. */
+  null_values: string[];
+}
+
+export interface TableDef {
+  name: string;
+  columns: ColumnDef[];
+  /** The primary key's columns, in key order; empty for a table without a key. */
+  primary_key: string[];
+  /** Extra unique keys. */
+  unique: string[][];
+  /** Every foreign key: single-column `references` and the table's `foreign_keys`, in one shape. */
+  foreign_keys: ForeignKey[];
+  /** The bucket key of the historic CSV. */
+  source: string;
+  csv: CsvOptions;
+}

@@ -15,6 +15,12 @@ export const reasons = [
   'invalid_string',
   'invalid_character',
   'not_an_object',
+  'invalid_number',
+  'invalid_boolean',
+  'invalid_date',
+  'out_of_range',
+  'pattern_mismatch',
+  'not_allowed',
 ] as const;
 export type Reason = (typeof reasons)[number];
 
