@@ -1,20 +1,35 @@
-import { Value } from '@sinclair/typebox/value';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AppError } from '../errors.js';
-import { demoCatalogue } from './demo.js';
-import { CatalogueSchema, type CatalogueFile, type ColumnDef, type TableDef } from './types.js';
+import { CatalogueError, parseCatalogue } from './catalogue-file.js';
+import type { ColumnDef, ForeignKey, TableDef } from './types.js';
+
+/** The shipped demo catalogue, the default: beside src/ and dist/ alike. */
+export const DEMO_CATALOGUE = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'catalogues',
+  'demo.yaml',
+);
 
 /**
  * The single source of truth for tables, columns and their rules. CSV parsing, JSON validation, DDL,
  * Avro schemas and SQL all read it; nothing else restates a column list.
  */
 export class Catalogue {
+  /** Parents before the tables that reference them. */
   readonly tables: readonly TableDef[];
   private readonly byName: Map<string, TableDef>;
 
-  constructor(file: CatalogueFile) {
-    const problems = checkCatalogue(file);
-    if (problems.length > 0) throw new Error(`invalid table catalogue: ${problems.join('; ')}`);
-    this.tables = orderByReferences(file.tables);
+  /** @param tables checked TableDefs (parseCatalogue), in any order */
+  constructor(
+    tables: readonly TableDef[],
+    /** Where the catalogue was read from, for messages and GET /tables. */
+    readonly file = '(built in)',
+  ) {
+    this.tables = orderByReferences(tables);
     this.byName = new Map(this.tables.map((t) => [t.name, t]));
   }
 
@@ -34,68 +49,67 @@ export class Catalogue {
       throw new AppError(
         'unknown_table',
         `unknown table '${truncate(name)}'; known tables: ${this.names.join(', ')}`,
-        {
-          details: { known_tables: this.names },
-        },
+        { details: { known_tables: this.names } },
       );
     }
     return table;
   }
 
-  /** Columns of other tables that reference `name`, e.g. hired_employees.department_id for departments. */
-  referencesTo(name: string): { table: TableDef; column: ColumnDef }[] {
+  /** Foreign keys of other tables (and of `name` itself) that reference `name`. */
+  referencesTo(name: string): { table: TableDef; key: ForeignKey }[] {
     return this.tables.flatMap((table) =>
-      table.columns.filter((c) => c.references === name).map((column) => ({ table, column })),
+      table.foreign_keys.filter((key) => key.references.table === name).map((key) => ({ table, key })),
     );
   }
 }
 
+/**
+ * Reads and checks a catalogue file (.yaml, .yml or .json).
+ * @throws CatalogueError listing every problem with its place in the file
+ */
+export function loadCatalogue(file: string): Catalogue {
+  if (!/\.(ya?ml|json)$/i.test(file))
+    throw new CatalogueError(file, ['the catalogue must be a .yaml, .yml or .json file']);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CatalogueError(file, [`cannot be read: ${(e as Error).message}`]);
+  }
+  return new Catalogue(parseCatalogue(text, file), file);
+}
+
 export function defaultCatalogue(): Catalogue {
-  return new Catalogue(demoCatalogue);
+  return loadCatalogue(DEMO_CATALOGUE);
+}
+
+/** A column of a table, by name (the catalogue has checked that it exists). */
+export function columnOf(table: TableDef, name: string): ColumnDef {
+  const column = table.columns.find((c) => c.name === name);
+  if (!column) throw new Error(`${table.name} has no column ${name}`);
+  return column;
 }
 
 function truncate(s: string): string {
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }
 
-function checkCatalogue(file: CatalogueFile): string[] {
-  if (!Value.Check(CatalogueSchema, file)) {
-    return [...Value.Errors(CatalogueSchema, file)].map((e) => `${e.path || '/'}: ${e.message}`);
-  }
-  const problems: string[] = [];
-  const names = new Set(file.tables.map((t) => t.name));
-  if (names.size !== file.tables.length) problems.push('table names must be unique');
-  for (const table of file.tables) {
-    const [first] = table.columns;
-    if (first.name !== 'id' || first.type !== 'integer')
-      problems.push(`${table.name}: first column must be integer 'id'`);
-    const columns = new Set(table.columns.map((c) => c.name));
-    if (columns.size !== table.columns.length) problems.push(`${table.name}: column names must be unique`);
-    for (const c of table.columns) {
-      if (c.type === 'string' && !c.maxLength)
-        problems.push(`${table.name}.${c.name}: string needs maxLength`);
-      if (c.references && !names.has(c.references))
-        problems.push(`${table.name}.${c.name}: unknown table ${c.references}`);
-      if (c.references && c.type !== 'integer')
-        problems.push(`${table.name}.${c.name}: references need integer`);
-    }
-  }
-  return problems;
-}
-
-function orderByReferences(tables: TableDef[]): TableDef[] {
+/** Parents first; the file reader has refused cycles (a table may reference itself). */
+function orderByReferences(tables: readonly TableDef[]): TableDef[] {
   const ordered: TableDef[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
+  const done = new Set<string>();
   const byName = new Map(tables.map((t) => [t.name, t]));
-  const visit = (t: TableDef) => {
-    if (state.get(t.name) === 'done') return;
-    if (state.get(t.name) === 'visiting')
-      throw new Error(`invalid table catalogue: reference cycle at ${t.name}`);
-    state.set(t.name, 'visiting');
-    for (const c of t.columns) if (c.references && c.references !== t.name) visit(byName.get(c.references)!);
-    state.set(t.name, 'done');
-    ordered.push(t);
+  const visit = (t: TableDef, depth: number) => {
+    if (done.has(t.name) || depth > tables.length) return;
+    for (const fk of t.foreign_keys) {
+      const parent = byName.get(fk.references.table);
+      if (parent && parent !== t) visit(parent, depth + 1);
+    }
+    if (!done.has(t.name)) {
+      done.add(t.name);
+      ordered.push(t);
+    }
   };
-  tables.forEach(visit);
+  for (const t of tables) visit(t, 0);
   return ordered;
 }

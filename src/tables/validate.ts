@@ -1,5 +1,6 @@
-import { parseIsoDatetime } from './datetime.js';
-import type { ColumnDef, Row, TableDef } from './types.js';
+import { AppError } from '../errors.js';
+import { clip, isViolation, typeOf, violation } from './column-types.js';
+import type { ColumnDef, Row, TableDef, Value } from './types.js';
 
 /** Why a row was refused. Part of the API: keep them stable, add new ones at the end. */
 export const reasons = [
@@ -33,141 +34,169 @@ export interface Violation {
 
 export type Checked = { ok: true; row: Row } | { ok: false; violation: Violation };
 
-const MAX_ID = 2147483647;
-const INTEGER = /^[0-9]+$/;
-
-function fail(column: string | null, reason: Reason, message: string): Checked {
-  return { ok: false, violation: { column, reason, message } };
+/** One column's rules, compiled once per table: this runs for every field of millions of rows. */
+interface ColumnCheck {
+  name: string;
+  /** A CSV field, as parsed (not trimmed). */
+  text(field: string): Value | Violation;
+  /** A JSON value; undefined when the key is absent. */
+  json(value: unknown): Value | Violation;
 }
 
-/** One CSV record (already decoded text fields) against the table's rules, in column order. */
+function compile(table: TableDef, column: ColumnDef): ColumnCheck {
+  const type = typeOf(column);
+  const { name, nullable } = column;
+  const nulls = new Set(table.csv.null_values);
+  const pattern = column.pattern === undefined ? null : new RegExp(`^(?:${column.pattern})$`, 'u');
+  const allowed = column.enum === undefined ? null : new Set(column.enum);
+  const missing = (why: string) => violation(name, 'missing_value', `${name} is required${why}`);
+  const rules = (value: Value | Violation): Value | Violation => {
+    if (isViolation(value) || value === null) return value;
+    if (pattern && !pattern.test(value as string))
+      return violation(name, 'pattern_mismatch', `${name} must match ${column.pattern}, got '${clip(String(value))}'`);
+    if (allowed && !allowed.has(value))
+      return violation(
+        name,
+        'not_allowed',
+        `${name} must be one of ${column.enum!.map(String).join(', ')}, got '${clip(String(value))}'`,
+      );
+    return value;
+  };
+  const fromText = (text: string): Value | Violation => {
+    if (text === '') return nullable ? null : missing(' (empty or only spaces)');
+    if (text.includes('\u0000')) return violation(name, 'invalid_character', `${name} contains a NUL character`);
+    return rules(type.fromText(column, text));
+  };
+  return {
+    name,
+    text(field) {
+      // The UTF-8 decoder replaces bytes that are not UTF-8 by U+FFFD; a field holding it was not clean text.
+      if (field.includes('\uFFFD')) return violation(name, 'invalid_encoding', `${name} is not valid UTF-8`);
+      const text = field.trim();
+      if (nullable && (nulls.has(text) || nulls.has(field))) return null;
+      return fromText(text);
+    },
+    json(value) {
+      if (value === undefined) {
+        if (column.default !== undefined) return column.default;
+        return nullable ? null : missing('');
+      }
+      if (value === null) return nullable ? null : missing('');
+      if (typeof value === 'string') return fromText(value.trim());
+      return rules(type.fromJson(column, value));
+    },
+  };
+}
+
+interface Compiled {
+  checks: ColumnCheck[];
+  names: Set<string>;
+  list: string;
+  headerless: (fields: string[]) => Checked;
+}
+
+const compiled = new WeakMap<TableDef, Compiled>();
+
+function compiledOf(table: TableDef): Compiled {
+  let c = compiled.get(table);
+  if (!c) {
+    const checks = table.columns.map((column) => compile(table, column));
+    const order = checks.map((_, i) => i);
+    c = {
+      checks,
+      names: new Set(table.columns.map((x) => x.name)),
+      list: table.columns.map((x) => x.name).join(', '),
+      headerless: fieldsChecker(table, checks, order),
+    };
+    compiled.set(table, c);
+  }
+  return c;
+}
+
+/**
+ * A checker of CSV records whose field i holds column `order[i]`: the table's column order for a file
+ * without a header, the header's order otherwise.
+ */
+function fieldsChecker(table: TableDef, checks: ColumnCheck[], order: number[]): (fields: string[]) => Checked {
+  const expected = `expected ${order.length} fields (${order.map((i) => table.columns[i].csv_name).join(',')})`;
+  return (fields) => {
+    if (fields.length !== order.length)
+      return {
+        ok: false,
+        violation: { column: null, reason: 'wrong_field_count', message: `${expected}, got ${fields.length}` },
+      };
+    const row: Row = {};
+    for (let i = 0; i < fields.length; i++) {
+      const check = checks[order[i]];
+      const value = check.text(fields[i]);
+      if (isViolation(value)) return { ok: false, violation: value };
+      row[check.name] = value;
+    }
+    return { ok: true, row };
+  };
+}
+
+/** One CSV record of a file without a header (fields in column order) against the table's rules. */
 export function checkFields(table: TableDef, fields: string[]): Checked {
-  if (fields.length !== table.columns.length) {
-    return fail(
-      null,
-      'wrong_field_count',
-      `expected ${table.columns.length} fields (${table.columns.map((c) => c.name).join(',')}), got ${fields.length}`,
+  return compiledOf(table).headerless(fields);
+}
+
+/**
+ * The checker for the records after a header line: each header field names a column by its csv_name
+ * (in any order).
+ * @throws AppError invalid_csv when the header lacks a column, names an unknown one or repeats one
+ */
+export function headerChecker(table: TableDef, header: string[]): (fields: string[]) => Checked {
+  const { checks } = compiledOf(table);
+  const byCsvName = new Map(table.columns.map((c, i) => [c.csv_name, i]));
+  const order: number[] = [];
+  const problems: string[] = [];
+  const seen = new Set<number>();
+  header.forEach((field, position) => {
+    const name = field.trim();
+    const index = byCsvName.get(name);
+    if (index === undefined) problems.push(`field ${position + 1} '${clip(name)}' is not a column`);
+    else if (seen.has(index)) problems.push(`'${name}' appears more than once`);
+    else {
+      seen.add(index);
+      order.push(index);
+    }
+  });
+  const missing = table.columns.filter((_, i) => !seen.has(i)).map((c) => `'${c.csv_name}'`);
+  if (missing.length) problems.push(`no field for ${missing.join(', ')}`);
+  if (problems.length)
+    throw new AppError(
+      'invalid_csv',
+      `the header line of the CSV file does not match ${table.name}: ${problems.join('; ')} (expected: ${table.columns.map((c) => c.csv_name).join(',')}, in any order)`,
     );
-  }
-  const row: Row = {};
-  for (let i = 0; i < fields.length; i++) {
-    const column = table.columns[i];
-    const field = fields[i];
-    // The UTF-8 decoder replaces bytes that are not UTF-8 by U+FFFD; a field holding it was not clean text.
-    if (field.includes('\uFFFD'))
-      return fail(column.name, 'invalid_encoding', `${column.name} is not valid UTF-8`);
-    const checked = checkValue(column, field);
-    if (typeof checked !== 'string' && typeof checked !== 'number') return { ok: false, violation: checked };
-    row[column.name] = checked;
-  }
-  return { ok: true, row };
+  return fieldsChecker(table, checks, order);
 }
 
 /** One JSON row object against the table's rules; keys that are not columns are refused. */
 export function checkObject(table: TableDef, value: unknown): Checked {
+  const { checks, names, list } = compiledOf(table);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return fail(
-      null,
-      'not_an_object',
-      `each row must be a JSON object with ${table.columns.map((c) => c.name).join(', ')}`,
-    );
+    return {
+      ok: false,
+      violation: { column: null, reason: 'not_an_object', message: `each row must be a JSON object with ${list}` },
+    };
   }
   const object = value as Record<string, unknown>;
   for (const key of Object.keys(object)) {
-    if (!table.columns.some((c) => c.name === key)) {
+    if (!names.has(key)) {
       // The key is logged as the reject's column: cut, and with NUL (which PostgreSQL refuses) as U+2400.
       const shown = key.slice(0, 64).replace(/\0/g, '\u2400');
-      return fail(
-        shown,
-        'unknown_field',
-        `'${shown}' is not a column of ${table.name}; columns: ${table.columns.map((c) => c.name).join(', ')}`,
-      );
+      return {
+        ok: false,
+        violation: violation(shown, 'unknown_field', `'${shown}' is not a column of ${table.name}; columns: ${list}`),
+      };
     }
   }
   const row: Row = {};
-  for (const column of table.columns) {
-    const checked = checkValue(column, Object.hasOwn(object, column.name) ? object[column.name] : undefined);
-    if (typeof checked !== 'string' && typeof checked !== 'number') return { ok: false, violation: checked };
-    row[column.name] = checked;
+  for (const check of checks) {
+    const v = check.json(Object.hasOwn(object, check.name) ? object[check.name] : undefined);
+    if (isViolation(v)) return { ok: false, violation: v };
+    row[check.name] = v;
   }
   return { ok: true, row };
-}
-
-function checkValue(column: ColumnDef, value: unknown): string | number | Violation {
-  const name = column.name;
-  if (value === undefined || value === null) return violation(name, 'missing_value', `${name} is required`);
-  if (typeof value === 'string') {
-    const text = value.trim();
-    if (text === '') return violation(name, 'missing_value', `${name} is required (empty or only spaces)`);
-    if (text.includes('\u0000'))
-      return violation(name, 'invalid_character', `${name} contains a NUL character`);
-    return checkText(column, text);
-  }
-  if (column.type === 'integer') {
-    if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_ID) return value;
-    return violation(
-      name,
-      'invalid_integer',
-      `${name} must be a whole number from 1 to ${MAX_ID}, got ${describe(value)}`,
-    );
-  }
-  if (column.type === 'datetime')
-    return violation(
-      name,
-      'invalid_datetime',
-      `${name} must be an ISO-8601 string with a timezone, got ${describe(value)}`,
-    );
-  return violation(name, 'invalid_string', `${name} must be a string, got ${describe(value)}`);
-}
-
-// A plain function, not a closure made per value: this runs for every field of millions of rows.
-function violation(column: string, reason: Reason, message: string): Violation {
-  return { column, reason, message };
-}
-
-function checkText(column: ColumnDef, text: string): string | number | Violation {
-  const name = column.name;
-  if (column.type === 'integer') {
-    const n = INTEGER.test(text) ? Number(text) : NaN;
-    if (n >= 1 && n <= MAX_ID) return n;
-    return violation(
-      name,
-      'invalid_integer',
-      `${name} must be a whole number from 1 to ${MAX_ID}, got '${clip(text)}'`,
-    );
-  }
-  if (column.type === 'datetime') {
-    const iso = parseIsoDatetime(text);
-    if (iso) return iso;
-    return violation(
-      name,
-      'invalid_datetime',
-      `${name} must be an ISO-8601 date and time with a timezone (e.g. 2021-11-07T02:48:42Z), got '${clip(text)}'`,
-    );
-  }
-  // UTF-16 length bounds the count of code points, so most values need no count.
-  const length = text.length > column.maxLength! ? codePoints(text) : 0;
-  if (length > column.maxLength!)
-    return violation(
-      name,
-      'too_long',
-      `${name} is ${length} characters long, at most ${column.maxLength} allowed`,
-    );
-  return text;
-}
-
-function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
-
-function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return typeof value;
 }

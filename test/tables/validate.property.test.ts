@@ -16,7 +16,7 @@ function reference(fields: string[]): string {
   const integer = (column: string, value: string) => {
     if (value === '') return `${column}:missing_value`;
     if (value.includes('\u0000')) return `${column}:invalid_character`;
-    if (!/^\d+$/.test(value) || BigInt(value) < 1n || BigInt(value) > 2147483647n)
+    if (!/^[+-]?\d+$/.test(value) || BigInt(value) < 1n || BigInt(value) > 2147483647n)
       return `${column}:invalid_integer`;
     return null;
   };
