@@ -1,12 +1,13 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import { installJsonParser } from './http/json.js';
+import { typeOf } from './tables/column-types.js';
 import { ErrorResponse } from './http/schemas.js';
 import { requestLogging } from './logging.js';
 import { installMetrics } from './observability/metrics.js';
@@ -16,7 +17,10 @@ import { insertsRoutes } from './modules/inserts/inserts.routes.js';
 import { loadsRoutes } from './modules/loads/loads.routes.js';
 import { metricsRoutes } from './modules/metrics/metrics.routes.js';
 import { migrationsRoutes } from './modules/migrations/migrations.routes.js';
+import { hasDemoTables } from './modules/metrics/metrics.service.js';
 import { rejectsRoutes } from './modules/rejects/rejects.routes.js';
+import { tablesRoutes } from './modules/tables/tables.routes.js';
+import { rowSchema } from './modules/tables/tables.service.js';
 import { webRoutes } from './web/web.routes.js';
 
 /** Builds the HTTP app on an opened context; tests call it and use `app.inject`. */
@@ -45,8 +49,19 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addSchema(ErrorResponse);
-  installJsonParser(app);
+  installJsonParser(app, (request) => {
+    const table = (request.params as { table?: string } | undefined)?.table;
+    return (
+      request.routeOptions.url === '/load_data_from_payload/:table' &&
+      table !== undefined &&
+      ctx.catalogue.has(table) &&
+      ctx.catalogue.get(table).columns.some((c) => typeOf(c).exact)
+    );
+  });
   await app.register(swagger, {
+    // Each table's row schema, from the catalogue, in the batch route's documentation only: the rows
+    // are checked by our rules (with rejects), never by the schema validator.
+    transform: ({ schema, url }) => ({ schema: documented(schema, url, ctx) as FastifySchema, url }),
     openapi: {
       info: {
         title: 'dataport',
@@ -70,7 +85,34 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
   await app.register(insertsRoutes, { ctx });
   await app.register(rejectsRoutes, { ctx });
   await app.register(backupsRoutes, { ctx });
-  await app.register(metricsRoutes, { ctx });
-  await app.register(webRoutes);
+  await app.register(tablesRoutes, { ctx });
+  const dashboard = hasDemoTables(ctx.catalogue);
+  if (dashboard) await app.register(metricsRoutes, { ctx });
+  await app.register(webRoutes, { dashboard, tables: ctx.catalogue.names });
   return app;
+}
+
+/** A route's schema as OpenAPI shows it: the table parameter lists the catalogue's tables. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- OpenAPI schemas are plain JSON here
+function documented(schema: Record<string, any> | undefined, url: string, ctx: Context) {
+  if (!schema?.params?.properties?.table) return schema;
+  const names = ctx.catalogue.names;
+  const params = {
+    ...schema.params,
+    properties: { ...schema.params.properties, table: { ...schema.params.properties.table, enum: names } },
+  };
+  if (url !== '/load_data_from_payload/:table') return { ...schema, params };
+  const rows = ctx.catalogue.tables.map(rowSchema);
+  const json = {
+    description: 'Row objects of the table in the path, or one row object; the row schema of each table:',
+    oneOf: [...rows.map((row) => ({ type: 'array', items: row, minItems: 1, maxItems: 1000 })), ...rows],
+  };
+  return {
+    ...schema,
+    params,
+    body: {
+      ...schema.body,
+      content: { ...schema.body.content, 'application/json': { schema: json } },
+    },
+  };
 }

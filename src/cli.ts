@@ -17,6 +17,7 @@ import {
   parseYear,
 } from './modules/metrics/metrics.service.js';
 import { listTableRejects } from './modules/rejects/rejects.service.js';
+import { describeTable, listTables } from './modules/tables/tables.service.js';
 import {
   aboveMeanText,
   hiredByQuarterText,
@@ -25,9 +26,21 @@ import {
   loadText,
   migrateText,
   rejectsText,
+  tablesText,
+  tableText,
 } from './cli/output.js';
 import { progressReport } from './cli/progress.js';
-import { EXIT, io, print, reportError, UsageError, withContext, type Io } from './cli/run.js';
+import {
+  cliEnv,
+  EXIT,
+  io,
+  print,
+  reportError,
+  useCatalogue,
+  UsageError,
+  withContext,
+  type Io,
+} from './cli/run.js';
 import { startServer } from './serve.js';
 
 /** `dataport`: the same services as the HTTP routes, from a shell. See README, "CLI". */
@@ -80,6 +93,7 @@ export function buildProgram(): Command {
     .description('Moves tables into SQL and keeps them safe: loads, inserts, backups, metrics.')
     .version('0.1.0')
     .option('--json', 'print results as JSON: the same objects as the HTTP API')
+    .option('--catalogue <path>', 'the table catalogue file (.yaml, .yml, .json); overrides CATALOGUE')
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({
@@ -87,6 +101,7 @@ export function buildProgram(): Command {
     })
     .hook('preAction', (_program, action) => {
       json = action.optsWithGlobals().json === true;
+      useCatalogue(action.optsWithGlobals().catalogue as string | undefined);
     });
 
   program
@@ -94,7 +109,7 @@ export function buildProgram(): Command {
     .description('start the HTTP server (HOST, PORT, API_TOKEN, ... from the environment)')
     .action(async () => {
       // Logs like src/server.ts: JSON lines on stdout at LOG_LEVEL (default info).
-      await startServer(loadConfig());
+      await startServer(loadConfig(cliEnv()));
       serving = true;
     });
 
@@ -104,6 +119,17 @@ export function buildProgram(): Command {
     .action(() =>
       withContext(async (ctx) => print(out(), await migrateToLatest(ctx.migrator), migrateText), {
         migrateOnStart: false,
+      }),
+    );
+
+  program
+    .command('tables')
+    .description('the table catalogue as the service reads it, with row counts (one table with its columns)')
+    .argument('[table]')
+    .action((table: string | undefined) =>
+      withContext(async (ctx) => {
+        if (table) print(out(), await describeTable(ctx, table), tableText);
+        else print(out(), await listTables(ctx), tablesText);
       }),
     );
 
@@ -131,7 +157,7 @@ export function buildProgram(): Command {
 
   program
     .command('insert')
-    .description('insert 1 to 1000 rows from a JSON file (an array of objects) or a CSV file (no header)')
+    .description("insert 1 to 1000 rows from a JSON file (an array of objects) or a CSV file (in the table's CSV format)")
     .argument('<table>')
     .requiredOption('--file <path>', 'rows.json or rows.csv')
     .addOption(

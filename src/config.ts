@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { DEMO_CATALOGUE } from './tables/catalogue.js';
 
 export interface Config {
   databaseUrl: string;
@@ -19,6 +20,8 @@ export interface Config {
   maxHeavyOperations: number;
   /** GOOGLE_CLOUD_PROJECT: when set, request logs carry Cloud Logging's trace field. */
   googleCloudProject?: string;
+  /** CATALOGUE: the table catalogue file (.yaml, .yml, .json); the shipped demo catalogue by default. */
+  catalogue: string;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +92,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const migrate = text('MIGRATE_ON_START', 'true')!.toLowerCase();
   if (!['true', 'false', '1', '0'].includes(migrate)) problems.push('MIGRATE_ON_START must be true or false');
+  const catalogue = text('CATALOGUE', DEMO_CATALOGUE)!;
+  if (!/\.(ya?ml|json)$/i.test(catalogue))
+    problems.push(`CATALOGUE must name a .yaml, .yml or .json file, got '${catalogue}'`);
   const logLevel = text('LOG_LEVEL', 'info')!;
   if (!LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LEVELS.join(', ')}`);
   if (problems.length) throw new ConfigError(problems);
@@ -107,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     requestTimeoutMs,
     maxHeavyOperations,
     googleCloudProject: text('GOOGLE_CLOUD_PROJECT'),
+    catalogue,
   });
 }
 

@@ -3,14 +3,14 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { createEngine } from './db/index.js';
 import { createMigrator, migrateToLatest } from './db/migrator.js';
-import { markInterrupted } from './modules/loads/runs.repo.js';
+import { markInterrupted } from './modules/runs/runs.repo.js';
 import { TableLocks } from './modules/locks.js';
 import { Metrics } from './observability/metrics.js';
 import { createLogger as createJsonLogger } from './logging.js';
 import { FsStore } from './storage/fs-store.js';
 import { createStore } from './storage/from-url.js';
 import type { ObjectStore } from './storage/types.js';
-import { Catalogue, defaultCatalogue } from './tables/catalogue.js';
+import { loadCatalogue, type Catalogue } from './tables/catalogue.js';
 
 export interface OpenOptions {
   log?: Logger;
@@ -32,7 +32,8 @@ export function createLogger(level: string): Logger {
 /** Opens the database and the bucket, and migrates when configured to; shared by the server and the CLI. */
 export async function openContext(config: Config, options: OpenOptions = {}): Promise<Context> {
   const log = options.log ?? createLogger(config.logLevel);
-  const catalogue = options.catalogue ?? defaultCatalogue();
+  // Read and checked before anything opens: a bad file stops the process with every problem listed.
+  const catalogue = options.catalogue ?? loadCatalogue(config.catalogue);
   const engine = await createEngine(config.databaseUrl);
   const store =
     options.store ??

@@ -2,6 +2,8 @@ import type { InsertResult } from '../modules/inserts/inserts.service.js';
 import type { LoadResult } from '../modules/loads/loads.service.js';
 import type { listTableRejects } from '../modules/rejects/rejects.service.js';
 import type { DepartmentsAboveMean, HiredByQuarter } from '../modules/metrics/metrics.service.js';
+import type { TableInfo } from '../modules/tables/tables.service.js';
+import { typeLabel } from '../tables/column-types.js';
 
 /** Human-readable forms of the services' results; `--json` prints the objects themselves instead. */
 
@@ -69,4 +71,28 @@ export function migrateText(r: { applied: string[]; current: string | null }) {
   return r.applied.length
     ? `applied ${r.applied.length} migrations: ${r.applied.join(', ')}\ncurrent: ${r.current}\n`
     : `nothing to apply; current: ${r.current ?? 'none'}\n`;
+}
+
+export function tablesText(r: { catalogue: string; tables: TableInfo[] }): string {
+  const rows = r.tables.map((t) => ({
+    table: t.name,
+    rows: t.row_count,
+    'primary key': t.primary_key.join(', ') || '(none)',
+    columns: t.columns.length,
+  }));
+  return `catalogue ${r.catalogue}\n${textTable(['table', 'rows', 'primary key', 'columns'], rows)}`;
+}
+
+export function tableText(t: TableInfo): string {
+  const rows = t.columns.map((c) => ({
+    column: c.name,
+    type: typeLabel(c),
+    null: c.nullable ? 'yes' : 'no',
+    key: t.primary_key.includes(c.name) ? 'primary' : '',
+    references: t.foreign_keys
+      .filter((fk) => fk.columns.includes(c.name))
+      .map((fk) => `${fk.references.table}.${fk.references.columns[fk.columns.indexOf(c.name)]}`)
+      .join(', '),
+  }));
+  return `${t.name}: ${t.row_count} rows, source ${t.source}\n${textTable(['column', 'type', 'null', 'key', 'references'], rows)}`;
 }

@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { toAppError } from '../http/error-handler.js';
 import { closeContext, openContext } from '../open.js';
+import { CatalogueError } from '../tables/catalogue-file.js';
 
 /** Exit codes: 0 done, 1 the work failed, 2 the command line is wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -14,6 +15,17 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
  * an unknown option. Every other coded error exits 1.
  */
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['invalid_year', 'unknown_table']);
+
+/** `--catalogue PATH`: overrides CATALOGUE for this command. */
+let catalogueOption: string | undefined;
+export function useCatalogue(file: string | undefined) {
+  catalogueOption = file;
+}
+
+/** The environment, with CATALOGUE from --catalogue when it is given. */
+export function cliEnv(): NodeJS.ProcessEnv {
+  return catalogueOption ? { ...process.env, CATALOGUE: catalogueOption } : process.env;
+}
 
 /** A command-line mistake that commander cannot see (e.g. a file type it cannot guess). */
 export class UsageError extends Error {}
@@ -37,7 +49,7 @@ export function print<T>(io: Io, result: T, text: (r: T) => string) {
  * unless LOG_LEVEL is set, so that a command prints its result and nothing else.
  */
 export function cliConfig(overrides: Partial<Config> = {}): Config {
-  const config = loadConfig();
+  const config = loadConfig(cliEnv());
   const logLevel = process.env.LOG_LEVEL ? config.logLevel : 'warn';
   return { ...config, logLevel, ...overrides };
 }
@@ -65,7 +77,7 @@ export async function withContext<T>(
  * on stdout) and answers the exit code.
  */
 export function reportError(e: unknown, json: boolean): number {
-  if (e instanceof ConfigError) {
+  if (e instanceof ConfigError || e instanceof CatalogueError) {
     process.stderr.write(`dataport: ${e.message}\n`);
     return EXIT.usage;
   }

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LosslessNumber, parse as parseLossless } from 'lossless-json';
 import { AppError } from '../errors.js';
 
 /** Rows are flat objects in an array: 2 levels. Anything far deeper is hostile or a mistake. */
@@ -9,8 +10,12 @@ export const MAX_JSON_DEPTH = 32;
  * depth check: a body of a million nested arrays parses, but every recursive walk over it afterwards
  * (validation, JSON.stringify of a reject's raw text) would overflow the stack. The check is one pass
  * over the text, outside strings. Duplicate keys are left to JSON.parse: the last one wins.
+ *
+ * For a request that `exact` picks (a batch for a table with bigint or decimal columns), the body that
+ * passed those checks is read again with lossless-json, every number kept with all its digits (a
+ * LosslessNumber), so that `9223372036854775807` is never rounded to a double. Other bodies pay nothing.
  */
-export function installJsonParser(app: FastifyInstance) {
+export function installJsonParser(app: FastifyInstance, exact: (request: FastifyRequest) => boolean = () => false) {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
@@ -25,7 +30,12 @@ export function installJsonParser(app: FastifyInstance) {
       );
       return;
     }
-    parse(request, text, done);
+    if (!exact(request)) return parse(request, text, done);
+    parse(request, text, (err: Error | null) => {
+      if (err) return done(err, undefined);
+      // The same text JSON.parse accepted, so this cannot fail; numbers become LosslessNumbers.
+      done(null, parseLossless(text, null, (value) => new LosslessNumber(value)));
+    });
   });
 }
 

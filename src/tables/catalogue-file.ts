@@ -1,6 +1,6 @@
 import { isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { normalizeKey } from '../storage/keys.js';
-import { columnTypes, isViolation, typeOf } from './column-types.js';
+import { columnTypes, isViolation, typeLabel, typeOf } from './column-types.js';
 import { typeNames, type ColumnDef, type CsvOptions, type ForeignKey, type TableDef, type Value } from './types.js';
 
 /** A catalogue file that cannot be used: every problem, each with its place in the file. */
@@ -369,7 +369,7 @@ class Reader {
           const own = table.columns.find((x) => x.name === c);
           const theirs = parent.columns.find((x) => x.name === fk.references.columns[i])!;
           if (own && !sameKind(own, theirs))
-            this.problem(at, `${table.name}.${c} is ${describeType(own)} but ${parent.name}.${theirs.name} is ${describeType(theirs)}`);
+            this.problem(at, `${table.name}.${c} is ${typeLabel(own)} but ${parent.name}.${theirs.name} is ${typeLabel(theirs)}`);
         });
       }
     }
@@ -378,14 +378,11 @@ class Reader {
   }
 }
 
+/** A foreign key's column and the column it names hold the same values: same type, same digits. */
 function sameKind(a: ColumnDef, b: ColumnDef): boolean {
-  if (a.type === 'decimal' || b.type === 'decimal') return a.type === b.type && a.scale === b.scale && a.precision === b.precision;
-  return a.type === b.type;
+  return a.type === b.type && a.scale === b.scale && a.precision === b.precision;
 }
 
-function describeType(c: ColumnDef): string {
-  return c.type === 'decimal' ? `decimal(${c.precision},${c.scale})` : c.type;
-}
 
 function pathText(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(the file)';

@@ -1,3 +1,4 @@
+import { isLosslessNumber, type LosslessNumber } from 'lossless-json';
 import { daysIn, parseIsoDatetime, parseZonelessDatetime } from './datetime.js';
 import type { ColumnDef, TypeName, Value } from './types.js';
 import type { Reason, Violation } from './validate.js';
@@ -15,6 +16,8 @@ export interface ColumnType {
   readonly keyable: boolean;
   /** Takes `min` and `max`. */
   readonly ordered: boolean;
+  /** JSON numbers for it must keep every digit (JSON.parse would round them to a double). */
+  readonly exact: boolean;
   /** Problems with a column's type-specific keys, as [key, message]. */
   check(column: ColumnDef): [string, string][];
   /** Text (trimmed, not empty) to a value, or why not. */
@@ -24,14 +27,17 @@ export interface ColumnType {
   compare(a: Value, b: Value): number;
   /** The Avro type (JSON form) of a non-null value; the avro module adds the null union. */
   avro(column: ColumnDef): unknown;
+  /** The JSON Schema of a non-null value in a JSON row, for OpenAPI (the rules themselves are ours). */
+  json(column: ColumnDef): Record<string, unknown>;
 }
 
 /**
- * A JSON number with all its digits, as the JSON body parser hands it over for tables with exact
- * columns (bigint, decimal): JSON.parse would round it to a double first.
+ * The digits of a JSON number read with all of them (lossless-json's LosslessNumber), as the JSON body
+ * parser hands numbers over for tables with exact columns (bigint, decimal): JSON.parse would round
+ * them to a double first. Undefined for anything else.
  */
-export class JsonNumber {
-  constructor(readonly text: string) {}
+function exactNumber(value: unknown): string | undefined {
+  return isLosslessNumber(value) ? (value as LosslessNumber).value : undefined;
 }
 
 export function violation(column: string, reason: Reason, message: string): Violation {
@@ -47,7 +53,8 @@ export function clip(text: string): string {
 }
 
 function describe(value: unknown): string {
-  if (value instanceof JsonNumber) return value.text;
+  const exact = exactNumber(value);
+  if (exact !== undefined) return exact;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
   return typeof value;
@@ -62,6 +69,7 @@ const integer: ColumnType = {
   keys: ['min', 'max'],
   keyable: true,
   ordered: true,
+  exact: false,
   check: () => [],
   fromText(column, text) {
     const n = WHOLE.test(text) ? Number(text) : NaN;
@@ -69,12 +77,14 @@ const integer: ColumnType = {
   },
   fromJson(column, value) {
     if (typeof value === 'string') return integer.fromText(column, value.trim());
-    const n = value instanceof JsonNumber ? Number(value.text) : value;
+    const exact = exactNumber(value);
+    const n = exact !== undefined ? Number(exact) : value;
     if (typeof n === 'number' && Number.isInteger(n) && inIntegerRange(column, n)) return n;
     return integerViolation(column, describe(value));
   },
   compare: (a, b) => (a as number) - (b as number),
   avro: () => 'int',
+  json: (c) => ({ type: 'integer', minimum: c.min ?? INT32.min, maximum: c.max ?? INT32.max }),
 };
 
 function inIntegerRange(column: ColumnDef, n: number): boolean {
@@ -99,6 +109,7 @@ const bigint: ColumnType = {
   keys: ['min', 'max'],
   keyable: true,
   ordered: true,
+  exact: true,
   check: () => [],
   fromText(column, text) {
     if (!WHOLE.test(text)) return integerViolation(column, `'${clip(text)}'`);
@@ -110,12 +121,18 @@ const bigint: ColumnType = {
   },
   fromJson(column, value) {
     if (typeof value === 'string') return bigint.fromText(column, value.trim());
-    if (value instanceof JsonNumber) return bigint.fromText(column, value.text);
+    const exact = exactNumber(value);
+    if (exact !== undefined) return bigint.fromText(column, exact);
     if (typeof value === 'number' && Number.isSafeInteger(value)) return bigint.fromText(column, String(value));
     return integerViolation(column, describe(value));
   },
   compare: (a, b) => compareBigint(a as string, b as string),
   avro: () => 'long',
+  json: () => ({
+    type: ['integer', 'string'],
+    pattern: '^[+-]?[0-9]+$',
+    description: '64-bit, exact: a JSON number (every digit is kept) or a digit string',
+  }),
 };
 
 function compareBigint(a: string, b: string): number {
@@ -131,6 +148,7 @@ const decimal: ColumnType = {
   keys: ['precision', 'scale', 'min', 'max'],
   keyable: true,
   ordered: true,
+  exact: true,
   check(column) {
     const problems: [string, string][] = [];
     const { precision, scale } = column;
@@ -175,7 +193,8 @@ const decimal: ColumnType = {
   },
   fromJson(column, value) {
     if (typeof value === 'string') return decimal.fromText(column, value.trim());
-    if (value instanceof JsonNumber) return decimal.fromText(column, value.text);
+    const exact = exactNumber(value);
+    if (exact !== undefined) return decimal.fromText(column, exact);
     if (typeof value === 'number' && Number.isFinite(value)) return decimal.fromText(column, plainNumber(value));
     return violation(column.name, 'invalid_number', `${column.name} must be a decimal number, got ${describe(value)}`);
   },
@@ -185,6 +204,10 @@ const decimal: ColumnType = {
     logicalType: 'decimal',
     precision: column.precision,
     scale: column.scale,
+  }),
+  json: (c) => ({
+    type: ['number', 'string'],
+    description: `decimal(${c.precision},${c.scale}), exact: a JSON number or a string such as "-12.50"; more than ${c.scale} fraction digits is refused`,
   }),
 };
 
@@ -212,6 +235,7 @@ const double: ColumnType = {
   keys: ['min', 'max'],
   keyable: false,
   ordered: true,
+  exact: false,
   check: () => [],
   fromText(column, text) {
     if (!DOUBLE.test(text))
@@ -224,12 +248,14 @@ const double: ColumnType = {
   },
   fromJson(column, value) {
     if (typeof value === 'string') return double.fromText(column, value.trim());
-    if (value instanceof JsonNumber) return double.fromText(column, value.text);
+    const exact = exactNumber(value);
+    if (exact !== undefined) return double.fromText(column, exact);
     if (typeof value === 'number') return finite(column, value, String(value));
     return violation(column.name, 'invalid_number', `${column.name} must be a number, got ${describe(value)}`);
   },
   compare: (a, b) => (a as number) - (b as number),
   avro: () => 'double',
+  json: () => ({ type: 'number' }),
 };
 
 function finite(column: ColumnDef, n: number, text: string): Value | Violation {
@@ -250,6 +276,7 @@ const boolean: ColumnType = {
   keys: [],
   keyable: false,
   ordered: false,
+  exact: false,
   check: () => [],
   fromText(column, text) {
     const t = text.toLowerCase();
@@ -268,6 +295,7 @@ const boolean: ColumnType = {
   },
   compare: (a, b) => Number(a) - Number(b),
   avro: () => 'boolean',
+  json: () => ({ type: ['boolean', 'string'], description: 'true or false (or "true", "false", "1", "0")' }),
 };
 
 const string: ColumnType = {
@@ -275,6 +303,7 @@ const string: ColumnType = {
   keys: ['max_length', 'pattern'],
   keyable: true,
   ordered: false,
+  exact: false,
   check(column) {
     const n = column.max_length;
     if (n === undefined) return [['max_length', 'string needs max_length (1 to 65535); use text for unbounded text']];
@@ -293,6 +322,7 @@ const string: ColumnType = {
   fromJson: (column, value) => textFromJson(string, column, value),
   compare: compareText,
   avro: () => 'string',
+  json: (c) => ({ type: 'string', maxLength: c.max_length, ...(c.pattern ? { pattern: `^(?:${c.pattern})$` } : {}) }),
 };
 
 /** 16 MiB of UTF-8: what every engine's text type (MariaDB longtext, PostgreSQL text) holds with room. */
@@ -303,6 +333,7 @@ const text: ColumnType = {
   keys: ['pattern'],
   keyable: false,
   ordered: false,
+  exact: false,
   check: () => [],
   fromText(column, value) {
     if (value.length * 3 > MAX_TEXT_BYTES && Buffer.byteLength(value) > MAX_TEXT_BYTES)
@@ -312,6 +343,7 @@ const text: ColumnType = {
   fromJson: (column, value) => textFromJson(text, column, value),
   compare: compareText,
   avro: () => 'string',
+  json: (c) => ({ type: 'string', ...(c.pattern ? { pattern: `^(?:${c.pattern})$` } : {}) }),
 };
 
 function textFromJson(type: ColumnType, column: ColumnDef, value: unknown): Value | Violation {
@@ -337,6 +369,7 @@ const date: ColumnType = {
   keys: ['min', 'max'],
   keyable: true,
   ordered: true,
+  exact: false,
   check: () => [],
   fromText(column, text) {
     const m = DATE.exec(text);
@@ -361,6 +394,7 @@ const date: ColumnType = {
   },
   compare: compareText,
   avro: () => ({ type: 'int', logicalType: 'date' }),
+  json: () => ({ type: 'string', format: 'date' }),
 };
 
 const datetime: ColumnType = {
@@ -368,6 +402,7 @@ const datetime: ColumnType = {
   keys: ['min', 'max', 'zone'],
   keyable: false,
   ordered: true,
+  exact: false,
   check: (column) =>
     column.zone !== undefined && column.zone !== 'utc' ? [['zone', `zone must be utc, got '${String(column.zone)}'`]] : [],
   fromText(column, text) {
@@ -391,6 +426,11 @@ const datetime: ColumnType = {
   },
   compare: compareText,
   avro: () => ({ type: 'long', logicalType: 'timestamp-millis' }),
+  json: (c) => ({
+    type: 'string',
+    format: 'date-time',
+    description: c.zone === 'utc' ? 'ISO 8601; without a zone, UTC' : 'ISO 8601 with a zone',
+  }),
 };
 
 /** A value of an ordered type against the column's min and max: out_of_range outside them. */
@@ -416,4 +456,11 @@ export const columnTypes: Readonly<Record<TypeName, ColumnType>> = {
 
 export function typeOf(column: ColumnDef): ColumnType {
   return columnTypes[column.type];
+}
+
+/** How a column's type reads in messages: `decimal(12,2)`, `string(100)`, `date`. */
+export function typeLabel(column: ColumnDef): string {
+  if (column.precision !== undefined) return `${column.type}(${column.precision},${column.scale})`;
+  if (column.max_length !== undefined) return `${column.type}(${column.max_length})`;
+  return column.type;
 }

@@ -132,7 +132,7 @@ async function* pagesOf(
 ): AsyncGenerator<Row[]> {
   const toRecord = recordReader(table, ctx.engine.caps);
   let n = 0;
-  for await (const page of pageRows(db, table.name)) {
+  for await (const page of pageRows(db, table)) {
     const records = page.map(toRecord);
     n += records.length;
     progress?.(n);
@@ -142,29 +142,24 @@ async function* pagesOf(
 }
 
 /**
- * fromDbRow for the encoder: the same values, but a datetime is handed over as epoch millis read
- * straight from the driver's text where it can be, because building an ISO string only for the encoder
- * to parse it again cost more than encoding the rest of the row.
+ * The driver's rows as the encoder's records: each value decoded to its exact form (caps.decodeValue),
+ * but a datetime handed over as epoch millis read straight from the driver's text where it can be,
+ * because building an ISO string only for the encoder to parse it again cost more than encoding the
+ * rest of the row.
  */
 function recordReader(table: TableDef, caps: DialectCaps): (row: Record<string, unknown>) => Row {
-  const toMillis = datetimeReader(caps);
-  const columns = table.columns.map((c) => ({ name: c.name, type: c.type }));
+  const columns = table.columns.map((c) => ({
+    name: c.name,
+    read:
+      c.type === 'datetime'
+        ? (v: unknown) => (v === null ? null : (caps.datetimeMillis(v) ?? caps.decodeValue(c, v)))
+        : (v: unknown) => caps.decodeValue(c, v),
+  }));
   return (row) => {
     const out: Row = {};
-    for (const { name, type } of columns) {
-      const v = row[name];
-      out[name] = type === 'datetime' ? toMillis(v) : type === 'integer' ? Number(v) : String(v);
-    }
+    for (const { name, read } of columns) out[name] = read(row[name]) as Row[string];
     return out;
   };
-}
-
-/**
- * A datetime as the driver returns it, to epoch millis for the encoder; a value that is none goes on
- * as text, for the encoder to refuse with its own message.
- */
-function datetimeReader(caps: DialectCaps): (value: unknown) => number | string {
-  return (value) => caps.datetimeMillis(value) ?? caps.decodeDatetime(value);
 }
 
 /** What a stream reports when another stream of its pipeline failed first. */

@@ -1,70 +1,105 @@
 import type { Kysely } from 'kysely';
 import type { DialectCaps } from '../../db/engine.js';
-import { existingIds } from '../../db/rows.js';
+import { existingKeys } from '../../db/rows.js';
 import { AppError } from '../../errors.js';
-import type { Catalogue } from '../../tables/catalogue.js';
-import type { Row, TableDef } from '../../tables/types.js';
-import { IdSet } from '../loads/id-set.js';
-import { distinctValues, findOrphans } from './backups.repo.js';
+import { columnOf, type Catalogue } from '../../tables/catalogue.js';
+import { typeOf } from '../../tables/column-types.js';
+import { keyOf, keySet, keyValue, keyValues, type Key, type KeySet, type KeyValue } from '../../tables/keys.js';
+import type { Row, TableDef, Value } from '../../tables/types.js';
+import { distinctKeys, findOrphans } from './backups.repo.js';
 
-/** Offending ids named in a restore_conflict (the count covers them all). */
+/** Offending keys named in a restore_conflict (the count covers them all). */
 const MAX_CONFLICT_IDS = 20;
 
 /** One foreign key that a restore would break. */
 export interface Conflict {
-  /** The table and column holding the reference, and the table it names. */
+  /** The table and column(s) holding the reference (comma-separated), and the table it names. */
   table: string;
   column: string;
   references: string;
-  /** The smallest offending ids, at most 20. */
-  ids: number[];
+  /** The smallest offending values (arrays for a key of several columns), at most 20. */
+  ids: (Value | Value[])[];
   count: number;
 }
 
-interface Link {
-  child: string;
-  column: string;
-  parent: string;
+/** A foreign key: `child`'s `columns` name `parent`'s `parentColumns`. */
+export interface Link {
+  child: TableDef;
+  columns: string[];
+  parent: TableDef;
+  parentColumns: string[];
 }
 
 /** Every foreign key that touches `table`, from the catalogue: its own, then other tables' references to it. */
 function linksOf(catalogue: Catalogue, table: TableDef): { own: Link[]; children: Link[] } {
   return {
-    own: table.columns
-      .filter((c) => c.references)
-      .map((c) => ({ child: table.name, column: c.name, parent: c.references! })),
+    own: table.foreign_keys.map((fk) => ({
+      child: table,
+      columns: fk.columns,
+      parent: catalogue.get(fk.references.table),
+      parentColumns: fk.references.columns,
+    })),
     children: catalogue
       .referencesTo(table.name)
       .filter((r) => r.table.name !== table.name)
-      .map((r) => ({ child: r.table.name, column: r.column.name, parent: table.name })),
+      .map((r) => ({ child: r.table, columns: r.key.columns, parent: table, parentColumns: r.key.references.columns })),
   };
 }
 
-/** The smallest `MAX_CONFLICT_IDS` of a stream of ids, and how many there were. */
-class Offenders {
-  readonly seen = new IdSet();
-  readonly ids: number[] = [];
+/** Orders KeyValues of a key over `columns` of `table` by the columns' types. */
+function keyOrder(table: TableDef, columns: string[]): (a: KeyValue, b: KeyValue) => number {
+  const types = columns.map((c) => typeOf(columnOf(table, c)));
+  return (a, b) => {
+    const x = keyValues(a, columns.length);
+    const y = keyValues(b, columns.length);
+    for (let i = 0; i < types.length; i++) {
+      const d = types[i].compare(x[i], y[i]);
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
+}
 
-  add(id: number) {
-    if (!this.seen.add(id)) return;
-    if (this.ids.length === MAX_CONFLICT_IDS && id > this.ids[MAX_CONFLICT_IDS - 1]) return;
-    this.ids.push(id);
-    this.ids.sort((a, b) => a - b);
-    if (this.ids.length > MAX_CONFLICT_IDS) this.ids.pop();
+/** The smallest `MAX_CONFLICT_IDS` of a stream of keys, and how many there were. */
+class Offenders {
+  readonly seen: KeySet;
+  readonly keys: KeyValue[] = [];
+  private readonly order: (a: KeyValue, b: KeyValue) => number;
+
+  constructor(
+    table: TableDef,
+    private readonly columns: string[],
+  ) {
+    this.seen = keySet(table, columns);
+    this.order = keyOrder(table, columns);
+  }
+
+  add(key: KeyValue) {
+    if (!this.seen.add(key)) return;
+    const full = this.keys.length === MAX_CONFLICT_IDS;
+    if (full && this.order(key, this.keys[MAX_CONFLICT_IDS - 1]) > 0) return;
+    this.keys.push(key);
+    this.keys.sort(this.order);
+    if (this.keys.length > MAX_CONFLICT_IDS) this.keys.pop();
+  }
+
+  shown(): (Value | Value[])[] {
+    return this.keys.map((k) => (this.columns.length === 1 ? k : keyValues(k, this.columns.length)));
   }
 }
 
 /**
  * Finds, while the rows stream in and before the writer applies them, the references a restore would
- * break: backup rows naming parents that do not exist, and child rows naming ids the backup lacks. It
+ * break: backup rows naming parents that do not exist, and child rows naming keys the backup lacks. It
  * runs before `writer.finish()` because a writer may enforce foreign keys as it applies the rows (the
  * PostgreSQL one does), which would turn a conflict into a bare database error. Self-references are
  * left to `checkReferences`, which sees the final table.
  */
 export class ReferenceCheck {
-  private readonly ids = new IdSet();
   private readonly own;
   private readonly children;
+  /** Per referenced column list of the table (its primary key, a unique key), the backup's keys. */
+  private readonly restored = new Map<string, { key: Key; set: KeySet }>();
 
   constructor(
     private readonly db: Kysely<any>,
@@ -74,26 +109,48 @@ export class ReferenceCheck {
   ) {
     const links = linksOf(catalogue, table);
     this.own = links.own
-      .filter((l) => l.parent !== table.name)
-      .map((link) => ({ link, present: new IdSet(), absent: new IdSet(), offenders: new Offenders() }));
+      .filter((l) => l.parent.name !== table.name)
+      .map((link) => ({
+        link,
+        key: keyOf(link.columns),
+        present: keySet(link.parent, link.parentColumns),
+        absent: keySet(link.parent, link.parentColumns),
+        offenders: new Offenders(link.child, link.columns),
+      }));
     this.children = links.children;
+    for (const link of this.children) {
+      const id = link.parentColumns.join(',');
+      if (!this.restored.has(id))
+        this.restored.set(id, { key: keyOf(link.parentColumns), set: keySet(table, link.parentColumns) });
+    }
   }
 
-  /** Notes a batch of valid rows: one lookup per referenced table for the ids not seen before. */
+  /** Notes a batch of valid rows: one lookup per referenced table for the keys not seen before. */
   async add(rows: Row[]): Promise<void> {
-    for (const row of rows) this.ids.add(row.id as number);
-    for (const { link, present, absent, offenders } of this.own) {
-      const unknown = new Set<number>();
+    for (const { key, set } of this.restored.values())
       for (const row of rows) {
-        const id = row[link.column] as number;
-        if (!present.has(id) && !absent.has(id)) unknown.add(id);
+        const k = key.of(row);
+        if (k !== null) set.add(k);
+      }
+    for (const { link, key, present, absent, offenders } of this.own) {
+      const unknown = new Map<KeyValue, Value[]>();
+      for (const row of rows) {
+        const k = key.of(row);
+        if (k !== null && !present.has(k) && !absent.has(k) && !unknown.has(k))
+          unknown.set(k, link.columns.map((c) => row[c]));
       }
       if (unknown.size > 0) {
-        const found = await existingIds(this.db, link.parent, [...unknown], this.caps);
-        for (const id of unknown) (found.has(id) ? present : absent).add(id);
+        const found = await existingKeys(this.db, this.caps, {
+          table: link.parent,
+          columns: link.parentColumns,
+          keys: [...unknown.values()],
+        });
+        for (const k of unknown.keys()) (found.has(k) ? present : absent).add(k);
       }
-      for (const row of rows)
-        if (absent.has(row[link.column] as number)) offenders.add(row[link.column] as number);
+      for (const row of rows) {
+        const k = key.of(row);
+        if (k !== null && absent.has(k)) offenders.add(k);
+      }
     }
   }
 
@@ -101,14 +158,16 @@ export class ReferenceCheck {
   async verify(): Promise<void> {
     const conflicts: Conflict[] = [];
     for (const { link, offenders } of this.own) {
-      if (offenders.seen.size > 0) conflicts.push(conflict(link, offenders.ids, offenders.seen.size));
+      if (offenders.seen.size > 0) conflicts.push(conflict(link, offenders));
     }
     for (const link of this.children) {
-      const offenders = new Offenders();
-      for await (const id of distinctValues(this.db, link.child, link.column)) {
-        if (!this.ids.has(id)) offenders.add(id);
+      const restored = this.restored.get(link.parentColumns.join(','))!.set;
+      const offenders = new Offenders(link.child, link.columns);
+      for await (const values of distinctKeys(this.db, this.caps, link.child, link.columns)) {
+        const k = keyValue(values);
+        if (!restored.has(k)) offenders.add(k);
       }
-      if (offenders.seen.size > 0) conflicts.push(conflict(link, offenders.ids, offenders.seen.size));
+      if (offenders.seen.size > 0) conflicts.push(conflict(link, offenders));
     }
     if (conflicts.length) throw conflictError(this.table, conflicts);
   }
@@ -122,6 +181,7 @@ export class ReferenceCheck {
  */
 export async function checkReferences(
   db: Kysely<any>,
+  caps: DialectCaps,
   catalogue: Catalogue,
   table: TableDef,
   /** Where the table's final rows are before the job commits (BulkWriter.holder). */
@@ -131,28 +191,33 @@ export async function checkReferences(
   const conflicts: Conflict[] = [];
   const physical = (name: string) => (name === table.name ? holder : name);
   for (const link of [...own, ...children]) {
-    const { ids, count } = await findOrphans(
-      db,
-      physical(link.child),
-      link.column,
-      physical(link.parent),
-      MAX_CONFLICT_IDS,
-    );
-    if (count > 0) conflicts.push(conflict(link, ids, count));
+    const { keys, count } = await findOrphans(db, caps, link, physical, MAX_CONFLICT_IDS);
+    if (count > 0) {
+      const offenders = new Offenders(link.child, link.columns);
+      for (const values of keys) offenders.add(keyValue(values));
+      conflicts.push({ ...conflict(link, offenders), count });
+    }
   }
   if (conflicts.length) throw conflictError(table, conflicts);
 }
 
-function conflict(link: Link, ids: number[], count: number): Conflict {
-  return { table: link.child, column: link.column, references: link.parent, ids, count };
+function conflict(link: Link, offenders: Offenders): Conflict {
+  return {
+    table: link.child.name,
+    column: link.columns.join(','),
+    references: link.parent.name,
+    ids: offenders.shown(),
+    count: offenders.seen.size,
+  };
 }
 
 function conflictError(table: TableDef, conflicts: Conflict[]): AppError {
   const parts = conflicts.map((c) => {
-    const list = `${c.ids.join(', ')}${c.count > c.ids.length ? ', …' : ''} (${c.count} in all)`;
+    const shown = c.ids.map((v) => (Array.isArray(v) ? `(${v.join(', ')})` : String(v)));
+    const list = `${shown.join(', ')}${c.count > c.ids.length ? ', …' : ''} (${c.count} in all)`;
     return c.table === table.name
-      ? `the backup's ${c.table}.${c.column} names ${c.references} ids that do not exist: ${list}`
-      : `${c.table}.${c.column} still refers to ${c.references} ids missing from the backup: ${list}`;
+      ? `the backup's ${c.table}.${c.column} names ${c.references} keys that do not exist: ${list}`
+      : `${c.table}.${c.column} still refers to ${c.references} keys missing from the backup: ${list}`;
   });
   const message = `restoring ${table.name} would break references: ${parts.join('; ')}; nothing was restored`;
   return new AppError('restore_conflict', message, { details: { conflicts } });

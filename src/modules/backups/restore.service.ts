@@ -5,12 +5,13 @@ import type { Context, Progress } from '../../context.js';
 import type { BulkJob, BulkWriter } from '../../db/engine.js';
 import { AppError } from '../../errors.js';
 import { keys, normalizeKey } from '../../storage/keys.js';
+import { RowGate } from '../../tables/rules.js';
 import type { Row, TableDef } from '../../tables/types.js';
 import { checkObject, type Checked, type Violation } from '../../tables/validate.js';
-import { idsOn, RowGate } from '../loads/gate.js';
-import { reject } from '../loads/loads.service.js';
-import { failRun, finishRun, startRun } from '../loads/runs.repo.js';
+import { keysOn } from '../loads/lookups.js';
 import { insertRejects } from '../rejects/rejects.repo.js';
+import { rejectRecord } from '../runs/reject.js';
+import { failRun, finishRun, startRun } from '../runs/runs.repo.js';
 import { createAvroDecoder } from './avro.js';
 import { checkReferences, ReferenceCheck } from './references.js';
 
@@ -62,7 +63,9 @@ export async function restoreTable(
       // Written after the rollback, on the shared pool, so that the reject outlives the failed job.
       if (bad.record) {
         const { index, violation, raw } = bad.record;
-        const record = reject(runId, table.name, key, violation, raw, new Date().toISOString(), { index });
+        const record = rejectRecord(runId, table.name, key, violation, raw, new Date().toISOString(), {
+          index,
+        });
         await insertRejects(engine.db, [record]).catch((err) =>
           ctx.log.error({ err }, 'could not log a reject'),
         );
@@ -92,9 +95,11 @@ async function restoreRows(
   bad: BadRecord,
   progress?: Progress,
 ): Promise<number> {
-  // Only duplicate ids are checked per record. A broken foreign key is a conflict of the whole restore
-  // (409, naming the ids), not a bad record: the references are checked apart, see references.ts.
-  const gate = new RowGate(withoutReferences(table), false, idsOn(job.lookups, ctx.engine.caps));
+  // Only duplicate keys are checked per record. A broken foreign key is a conflict of the whole restore
+  // (409, naming the keys), not a bad record: the references are checked apart, see references.ts.
+  const gate = new RowGate(table, ctx.catalogue, false, keysOn(job.lookups, ctx.engine.caps), {
+    checkReferences: false,
+  });
   const references = new ReferenceCheck(job.lookups, ctx.engine.caps, ctx.catalogue, table);
   // Created with the first batch, so that a file refused on its header never empties the table.
   let writer: BulkWriter | undefined;
@@ -146,12 +151,8 @@ async function restoreRows(
   }
   await references.verify();
   const restored = await writer!.finish();
-  await checkReferences(job.db, ctx.catalogue, table, writer!.holder());
+  await checkReferences(job.db, ctx.engine.caps, ctx.catalogue, table, writer!.holder());
   return restored;
-}
-
-function withoutReferences(table: TableDef): TableDef {
-  return { ...table, columns: table.columns.map(({ references: _, ...column }) => column) };
 }
 
 /** The sha256 written beside the backup, or null for a file without one (written by another tool). */

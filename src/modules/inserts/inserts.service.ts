@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { stringify } from 'lossless-json';
 import { setTimeout } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import type { Context } from '../../context.js';
 import { AppError } from '../../errors.js';
 import { countReasons } from '../../observability/metrics.js';
+import { keyOf, type KeyValue } from '../../tables/keys.js';
+import { alreadyStored, RowGate } from '../../tables/rules.js';
 import type { Row, TableDef } from '../../tables/types.js';
-import { checkFields, checkObject, type Checked, type Violation } from '../../tables/validate.js';
-import { csvRecords } from '../loads/csv-records.js';
-import { alreadyStored, RowGate } from '../loads/gate.js';
-import { reject } from '../loads/loads.service.js';
-import { recordRun } from '../loads/runs.repo.js';
+import { checkObject, type Checked, type Violation } from '../../tables/validate.js';
+import { csvRows } from '../loads/csv-rows.js';
 import { insertRejects, type RejectRecord } from '../rejects/rejects.repo.js';
+import { rejectRecord } from '../runs/reject.js';
+import { recordRun } from '../runs/runs.repo.js';
 
 export const MAX_BATCH = 1000;
 
@@ -72,25 +74,26 @@ export async function insertBatch(
   try {
     result = await withRetry(ctx, () =>
       engine.batchTransaction(async (tx) => {
-        const gate = new RowGate(table, true, tx.existingIds);
+        const gate = new RowGate(table, ctx.catalogue, true, tx.existingKeys);
         const results = await gate.check(candidates.map((c) => c.checked));
         const now = new Date().toISOString();
         const rows: Row[] = [];
-        const rowIndex = new Map<number, number>();
+        const primary = table.primary_key.length ? keyOf(table.primary_key) : null;
+        const rowIndex = new Map<KeyValue, number>();
         const rejects: RejectRecord[] = [];
         const refuse = (violation: Violation, index: number) =>
           rejects.push(
-            reject(loadId, table.name, source, violation, rawText(candidates[index]), now, { index }),
+            rejectRecord(loadId, table.name, source, violation, rawText(candidates[index]), now, { index }),
           );
         results.forEach((r, index) => {
           if (!r.ok) return refuse(r.violation, index);
           rows.push(r.row);
-          rowIndex.set(r.row.id as number, index);
+          if (primary) rowIndex.set(primary.of(r.row)!, index);
         });
         const refuseAll = options.atomic === true && rejects.length > 0;
         const taken = refuseAll ? [] : await tx.insert(table, rows);
         if (taken.length > 0 && options.atomic) throw new TakenMeanwhile();
-        for (const id of taken) refuse(alreadyStored(table.name, id), rowIndex.get(id)!);
+        for (const key of taken) refuse(alreadyStored(table, key), rowIndex.get(key)!);
         if (taken.length > 0) rejects.sort((a, b) => a.row_index! - b.row_index!);
         await insertRejects(tx.db, rejects);
         const inserted = refuseAll ? 0 : rows.length - taken.length;
@@ -180,14 +183,16 @@ function fromJson(table: TableDef, body: unknown): Candidate[] {
 }
 
 function rawText({ raw }: Candidate): string {
-  return typeof raw === 'string' ? raw : (JSON.stringify(raw.json) ?? String(raw.json));
+  // lossless-json writes the exact numbers of tables with bigint or decimal columns as they came.
+  return typeof raw === 'string' ? raw : (stringify(raw.json) ?? String(raw.json));
 }
 
+/** CSV lines in the table's historic format (with its header line when the table's csv has one). */
 async function fromCsv(table: TableDef, text: string): Promise<Candidate[]> {
   const candidates: Candidate[] = [];
-  for await (const record of csvRecords(Readable.from([text]))) {
+  for await (const row of csvRows(table, Readable.from([text]))) {
     if (candidates.length === MAX_BATCH) checkCount(MAX_BATCH + 1);
-    candidates.push({ raw: record.raw, checked: checkFields(table, record.fields) });
+    candidates.push({ raw: row.raw, checked: row.checked });
   }
   checkCount(candidates.length);
   return candidates;

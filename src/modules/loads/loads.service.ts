@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Context, Progress } from '../../context.js';
+import { keysOn } from './lookups.js';
 import { AppError } from '../../errors.js';
 import { countReasons } from '../../observability/metrics.js';
-import { keys } from '../../storage/keys.js';
+import { RowGate } from '../../tables/rules.js';
 import type { TableDef } from '../../tables/types.js';
-import { checkFields, type Checked } from '../../tables/validate.js';
-import { clipRaw, insertRejects, type RejectRecord } from '../rejects/rejects.repo.js';
-import { csvRecords } from './csv-records.js';
-import { idsOn, RowGate } from './gate.js';
-import { failRun, finishRun, startRun } from './runs.repo.js';
+import type { Checked } from '../../tables/validate.js';
+import { insertRejects, type RejectRecord } from '../rejects/rejects.repo.js';
+import { rejectRecord } from '../runs/reject.js';
+import { failRun, finishRun, startRun } from '../runs/runs.repo.js';
+import { csvRows } from './csv-rows.js';
 
 export interface LoadResult {
   table: string;
@@ -27,8 +28,10 @@ const REJECTS_HELD = 5000;
 const REJECT_CHARS_HELD = 8_000_000;
 
 /**
- * Loads `database/{table}/historic/{table}.csv` from the bucket. Rows are upserted by id, so running
- * it again gives the same table; the whole load is one transaction, so a failure leaves it as it was.
+ * Loads the table's historic CSV (its `source` key, `database/{table}/historic/{table}.csv` unless
+ * the catalogue says otherwise) from the bucket. Rows are upserted by primary key, so running it again
+ * gives the same table; a table without a primary key is replaced by the file's rows. The whole load
+ * is one transaction, so a failure leaves the table as it was.
  * @throws unknown_table, source_not_found, invalid_csv, table_busy
  */
 export async function loadHistoric(
@@ -37,7 +40,7 @@ export async function loadHistoric(
   progress?: Progress,
 ): Promise<LoadResult> {
   const table = ctx.catalogue.get(tableName);
-  const key = keys.historic(table.name);
+  const key = table.source;
   return ctx.locks.run(table.name, 'historic load', async () => {
     const input = await ctx.store.read(key).catch((e) => {
       if (e instanceof AppError && e.code === 'object_not_found') {
@@ -69,8 +72,9 @@ export async function loadCsv(
   const reasons: Record<string, number> = {};
   try {
     await engine.bulkJob(async (job) => {
-      const gate = new RowGate(table, false, idsOn(job.lookups, engine.caps));
-      const writer = await job.writer(table, 'upsert');
+      const gate = new RowGate(table, ctx.catalogue, false, keysOn(job.lookups, engine.caps));
+      // Without a key there is nothing to upsert by: the file's rows become the table.
+      const writer = await job.writer(table, table.primary_key.length ? 'upsert' : 'replace');
       let batch: { line: number; raw: string; checked: Checked }[] = [];
       // Rejects wait here until there are enough of them: writing them ends the writer's bulk statement.
       let rejects: RejectRecord[] = [];
@@ -89,7 +93,7 @@ export async function loadCsv(
           const r = results[i];
           if (r.ok) rows.push(r.row);
           else {
-            const record = reject(loadId, table.name, source, r.violation, batch[i].raw, now, {
+            const record = rejectRecord(loadId, table.name, source, r.violation, batch[i].raw, now, {
               line: batch[i].line,
             });
             rejects.push(record);
@@ -103,9 +107,9 @@ export async function loadCsv(
         batch = [];
         progress?.(totals.rows_read);
       };
-      for await (const record of csvRecords(input)) {
+      for await (const row of csvRows(table, input)) {
         totals.rows_read++;
-        batch.push({ line: record.line, raw: record.raw, checked: checkFields(table, record.fields) });
+        batch.push(row);
         if (batch.length >= BATCH) await flush();
       }
       if (totals.rows_read === 0)
@@ -132,27 +136,4 @@ export async function loadCsv(
     'historic load finished',
   );
   return { table: table.name, source, load_id: loadId, ...totals };
-}
-
-export function reject(
-  loadId: string,
-  table: string,
-  source: string,
-  violation: { column: string | null; reason: RejectRecord['reason']; message: string },
-  raw: string,
-  createdAt: string,
-  where: { line?: number; index?: number },
-): RejectRecord {
-  return {
-    load_id: loadId,
-    table_name: table,
-    source,
-    line: where.line ?? null,
-    row_index: where.index ?? null,
-    column_name: violation.column,
-    reason: violation.reason,
-    message: violation.message,
-    raw: clipRaw(raw),
-    created_at: createdAt,
-  };
 }

@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Context } from '../../context.js';
+import type { Catalogue } from '../../tables/catalogue.js';
 import { AppError } from '../../errors.js';
 import {
   departmentsAboveMean as aboveMeanQuery,
@@ -93,6 +94,29 @@ export function metricCsv(result: HiredByQuarter | DepartmentsAboveMean): string
   return stringify(result.rows as unknown as Record<string, unknown>[], { header: true, columns });
 }
 
+/** The demo tables and the columns the metrics read. */
+const DEMO_COLUMNS: Record<string, string[]> = {
+  departments: ['id', 'department'],
+  jobs: ['id', 'job'],
+  hired_employees: ['id', 'datetime', 'department_id', 'job_id'],
+};
+
+/**
+ * Whether the catalogue has the demo tables the metrics read. When it has not, the metric routes and
+ * the dashboard are left out of the app and of OpenAPI (app.ts).
+ */
+export function hasDemoTables(catalogue: Catalogue): boolean {
+  return Object.entries(DEMO_COLUMNS).every(
+    ([name, columns]) =>
+      catalogue.has(name) && columns.every((c) => catalogue.get(name).columns.some((x) => x.name === c)),
+  );
+}
+
 function requireDemoTables(ctx: Context) {
-  for (const name of ['departments', 'jobs', 'hired_employees']) ctx.catalogue.get(name);
+  for (const name of Object.keys(DEMO_COLUMNS)) ctx.catalogue.get(name);
+  if (!hasDemoTables(ctx.catalogue))
+    throw new AppError(
+      'unknown_table',
+      `the metrics need the demo tables ${Object.keys(DEMO_COLUMNS).join(', ')} with their columns; catalogue ${ctx.catalogue.file} has other columns`,
+    );
 }
