@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { KeyValue } from '../tables/keys.js';
 import type { ColumnDef, Row, TableDef, Value } from '../tables/types.js';
+import type { TableShape, TypeMap } from './types.js';
 
 export type EngineKind = 'sqlite' | 'mysql' | 'postgres';
 
@@ -27,6 +28,20 @@ export interface DialectCaps {
   encodeValue(column: ColumnDef, value: Value): unknown;
   /** A value as the driver returns it, back to the catalogue's exact form (see Value). */
   decodeValue(column: ColumnDef, value: unknown): Value;
+  /** The engine's whole type mapping, for per-table codecs (types.ts codecsOf). */
+  typeMap: TypeMap;
+  /** String literals treat a backslash as an escape (MariaDB/MySQL without NO_BACKSLASH_ESCAPES). */
+  backslashEscapes: boolean;
+  /**
+   * How a list of row values is written after IN: `((?, ?), (?, ?))` (MariaDB, MySQL, PostgreSQL) or
+   * `(VALUES (?, ?), (?, ?))` (SQLite, which takes no bare list of row values).
+   */
+  rowValueList: 'list' | 'values';
+  /**
+   * `(a, b) > (?, ?)` is read as one index range (PostgreSQL, SQLite); MariaDB/MySQL need it spelled
+   * out as `a > ? OR (a = ? AND b > ?)`.
+   */
+  rowComparisonRanges: boolean;
   /** Whether FOREIGN KEY ... DEFERRABLE is accepted. */
   deferrableForeignKeys: boolean;
   /** A UTC ISO datetime ('2021-01-01T00:00:00.000Z') as the driver wants it bound. */
@@ -111,6 +126,18 @@ export interface Engine {
    * rethrows when it throws. For a batch insert, whose lookups and insert repeat with every request.
    */
   batchTransaction<T>(fn: (tx: BatchTransaction) => Promise<T>): Promise<T>;
+  /** Reads tables' definitions, for the start-up comparison with the catalogue (migrator.ts). */
+  readonly schema: SchemaReader;
+}
+
+export interface SchemaReader {
+  /** The table as the database has it; null when there is no such table. */
+  describe(db: Kysely<any>, table: string): Promise<TableShape | null>;
+  /**
+   * Runs `fn` on one connection holding a lock that other instances running it wait for (MariaDB
+   * GET_LOCK, PostgreSQL an advisory lock inside a transaction, so its DDL is atomic too).
+   */
+  exclusive<T>(fn: (db: Kysely<any>) => Promise<T>): Promise<T>;
 }
 
 /** Which of `keys` (each the values of `columns`, in order) exist in `table`. */

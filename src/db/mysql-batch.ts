@@ -1,9 +1,11 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { Row, TableDef } from '../tables/types.js';
 import type { Connection } from 'mysql2';
-import type { BatchTransaction, DialectCaps, IdRequest } from './engine.js';
+import { keyValue, type KeyValue } from '../tables/keys.js';
+import type { Row, TableDef } from '../tables/types.js';
+import type { BatchTransaction, DialectCaps, KeyRequest } from './engine.js';
 import { classifyMysql } from './mysql.js';
-import { askedIds, byId, denseSpan } from './rows.js';
+import { askedKeys, byKey, columnOf, denseSpan, integerKeys, primaryKeyOf } from './rows.js';
+import { codecsOf } from './types.js';
 
 /**
  * Engine.batchTransaction's statements on MariaDB/MySQL, on the transaction's own pool connection
@@ -17,42 +19,70 @@ import { askedIds, byId, denseSpan } from './rows.js';
 export function mysqlBatch(conn: Connection, trx: Kysely<any>, caps: DialectCaps): BatchTransaction {
   return {
     db: trx,
-    existingIds: (requests) => existingIds(trx, requests),
+    existingKeys: (requests) => existingKeys(trx, caps, requests),
     insert: (table, rows) => insertNew(conn, trx, caps, table, rows),
   };
 }
 
 /**
- * All of a batch's lookups (its references and its own ids) in one statement, a UNION ALL of one
+ * All of a batch's lookups (its references and its own keys) in one statement, a UNION ALL of one
  * SELECT per request tagged with the request's index: a round trip costs the server and Node more
- * than the reads. A dense request reads a range of the primary key (denseSpan), a sparse one its ids.
- * Also the second look after a duplicate key (insertNew).
+ * than the reads. A dense integer request reads a range of its key (denseSpan), any other its keys,
+ * `(a, b) IN ((?, ?), …)` for several columns. The SELECTs give as many key columns as the widest
+ * request (NULL beyond their own); a position whose type differs between requests is cast to text,
+ * so that UNION's common type converts no value. Also the second look after a duplicate key.
  */
-async function existingIds(trx: Kysely<any>, requests: IdRequest[]): Promise<Set<number>[]> {
+async function existingKeys(trx: Kysely<any>, caps: DialectCaps, requests: KeyRequest[]): Promise<Set<KeyValue>[]> {
+  const width = Math.max(0, ...requests.map((r) => r.columns.length));
+  const defs = requests.map((r) => r.columns.map((c) => columnOf(r.table, c)));
+  const cast = Array.from({ length: width }, (_, p) => new Set(defs.filter((d) => d.length > p).map((d) => d[p].type)).size > 1);
   const parts: string[] = [];
-  const parameters: number[] = [];
-  requests.forEach(({ table, ids }, i) => {
-    if (ids.length === 0) return;
-    const span = denseSpan(ids);
-    const where = span ? 'BETWEEN ? AND ?' : `IN (${ids.map(() => '?').join(',')})`;
-    parts.push(`SELECT ${i} AS q, id FROM ${quote(table)} WHERE id ${where}`);
-    parameters.push(...(span ? [span.min, span.max] : ids));
+  const parameters: unknown[] = [];
+  requests.forEach((request, i) => {
+    const keys = request.keys.filter((k) => !k.includes(null));
+    if (keys.length === 0) return;
+    const columns = request.columns.map(quote);
+    const select = Array.from({ length: width }, (_, p) =>
+      p >= columns.length ? `NULL AS k${p}` : cast[p] ? `CAST(${columns[p]} AS CHAR) AS k${p}` : `${columns[p]} AS k${p}`,
+    );
+    let where: string;
+    const ids = integerKeys(request);
+    const span = ids && denseSpan(ids);
+    if (span) {
+      where = `${columns[0]} BETWEEN ? AND ?`;
+      parameters.push(span.min, span.max);
+    } else if (columns.length === 1) {
+      where = `${columns[0]} IN (${keys.map(() => '?').join(',')})`;
+      for (const [v] of keys) parameters.push(caps.encodeValue(defs[i][0], v));
+    } else {
+      const tuple = `(${columns.map(() => '?').join(',')})`;
+      where = `(${columns.join(',')}) IN (${keys.map(() => tuple).join(',')})`;
+      for (const k of keys) k.forEach((v, p) => parameters.push(caps.encodeValue(defs[i][p], v)));
+    }
+    parts.push(`SELECT ${i} AS q, ${select.join(', ')} FROM ${quote(request.table.name)} WHERE ${where}`);
   });
-  const found = requests.map(() => [] as unknown[]);
+  const found = requests.map(() => new Set<KeyValue>());
   if (parts.length > 0) {
     const query = CompiledQuery.raw(parts.join(' UNION ALL '), parameters);
-    for (const row of (await trx.executeQuery<{ q: unknown; id: unknown }>(query)).rows)
-      found[Number(row.q)].push(row.id);
+    for (const row of (await trx.executeQuery<Record<string, unknown>>(query)).rows) {
+      const q = Number(row.q);
+      found[q].add(keyValue(defs[q].map((d, p) => caps.decodeValue(d, row[`k${p}`]))));
+    }
   }
-  return requests.map(({ ids }, i) => askedIds(found[i], ids));
+  // A range read meets keys not asked for.
+  return requests.map((request, i) => {
+    const asked = askedKeys(request.keys);
+    return new Set([...found[i]].filter((k) => asked.has(k)));
+  });
 }
 
 /**
- * Inserts rows in id order, in statements of statementSize rows; answers the ids other writers took
- * meanwhile. At READ COMMITTED each read sees what other batches committed. Locking reads at the
+ * Inserts rows in primary-key order, in statements of statementSize rows; answers the keys other writers
+ * took meanwhile. At READ COMMITTED each read sees what other batches committed. Locking reads at the
  * default REPEATABLE READ would do too, but their gap locks made one batch in three deadlock when 20
  * overlapping batches ran at once, against one in fifty. Needs binlog_format ROW or MIXED (the
- * defaults), as InnoDB logs no READ COMMITTED write as a statement.
+ * defaults), as InnoDB logs no READ COMMITTED write as a statement. A table without a primary key
+ * takes every row.
  */
 async function insertNew(
   conn: Connection,
@@ -60,24 +90,28 @@ async function insertNew(
   caps: DialectCaps,
   table: TableDef,
   rows: Row[],
-): Promise<number[]> {
-  const pending = byId(rows);
-  const taken: number[] = [];
-  for (let i = 0; i < pending.length;) {
+): Promise<KeyValue[]> {
+  const pending = byKey(table, rows);
+  const taken: KeyValue[] = [];
+  const keyOfRow = primaryKeyOf(table);
+  const key = table.primary_key;
+  for (let i = 0; i < pending.length; ) {
     const { sql, values, end } = insertSql(table, caps, pending, i);
     try {
       await query(conn, sql, values);
       i = end;
     } catch (e) {
       const chunk = pending.slice(i, end);
-      // InnoDB rolls back the statement only. It waited for the writer that held the id, so that
+      // InnoDB rolls back the statement only. It waited for the writer that held the key, so that
       // row is committed now and, at READ COMMITTED, the next read sees it: each round takes out
-      // at least one id, or the error is not ours to handle.
-      if (classifyMysql(e) !== 'unique_violation') throw e;
-      const [gone] = await existingIds(trx, [{ table: table.name, ids: chunk.map((r) => r.id as number) }]);
+      // at least one key, or the error is not ours to handle (another unique key, say).
+      if (classifyMysql(e) !== 'unique_violation' || key.length === 0) throw e;
+      const [gone] = await existingKeys(trx, caps, [
+        { table, columns: key, keys: chunk.map((r) => key.map((c) => r[c])) },
+      ]);
       if (gone.size === 0) throw e;
       taken.push(...gone);
-      pending.splice(i, chunk.length, ...chunk.filter((r) => !gone.has(r.id as number)));
+      pending.splice(i, chunk.length, ...chunk.filter((r) => !gone.has(keyOfRow(r))));
     }
   }
   return taken;
@@ -93,26 +127,26 @@ const STATEMENT_CHARS = 1 << 20;
 
 /** One multi-row INSERT of `rows` from `start`, and its values; `end` is the index after its last row. */
 function insertSql(table: TableDef, caps: DialectCaps, rows: Row[], start: number) {
-  const columns = table.columns.map((c) => c.name);
-  const datetimes = table.columns.map((c) => c.type === 'datetime');
+  const { names, encode } = codecsOf(caps.typeMap, table);
   const values: unknown[] = [];
   let chars = 0;
   let end = start;
   while (end < rows.length && end - start < ROWS_PER_STATEMENT && chars < STATEMENT_CHARS) {
     const row = rows[end++];
-    for (let i = 0; i < columns.length; i++) {
-      const v = row[columns[i]];
+    for (let i = 0; i < names.length; i++) {
+      const v = row[names[i]];
       if (typeof v === 'string') chars += v.length;
-      values.push(datetimes[i] ? caps.encodeDatetime(v as string) : v);
+      values.push(encode[i](v));
     }
   }
-  const tuple = `(${columns.map(() => '?').join(',')})`;
-  const sql = `INSERT INTO ${quote(table.name)} (${columns.map(quote).join(',')}) VALUES ${new Array(end - start).fill(tuple).join(',')}`;
+  const tuple = `(${names.map(() => '?').join(',')})`;
+  const sql = `INSERT INTO ${quote(table.name)} (${names.map(quote).join(',')}) VALUES ${new Array(end - start).fill(tuple).join(',')}`;
   return { sql, values, end };
 }
 
 function query(conn: Connection, sql: string, values: unknown[]): Promise<void> {
-  // Validated row values: strings, numbers and the datetime text, which mysql2's escaper writes as given.
+  // Validated, encoded values: strings (bigint and decimal text, dates, the datetime text), numbers and
+  // NULL, which mysql2's escaper writes as given.
   return new Promise((resolve, reject) => conn.query(sql, values, (err) => (err ? reject(err) : resolve())));
 }
 

@@ -4,12 +4,14 @@ import { PassThrough, Readable } from 'node:stream';
 import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
-import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, WriteMode } from './engine.js';
+import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, SchemaReader, WriteMode } from './engine.js';
 import { spacedDatetimes } from './datetime-text.js';
+import { mysqlReportedType, mysqlString, mysqlTypes } from './mysql-types.js';
 import { planSwap } from './mysql-swap.js';
 import { mysqlBatch } from './mysql-batch.js';
 import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
 import { dropStages, insertRows } from './rows.js';
+import { codecsOf, typeCaps, type Codecs, type TableShape } from './types.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
 type Conn = mysql.PoolConnection;
@@ -19,13 +21,16 @@ export const mysqlCaps: DialectCaps = {
   maxBindParams: 65535,
   types: {
     integer: 'integer',
-    // A row's varchar columns share 65535 bytes, at up to 4 a character: long strings go to text, which
-    // holds 65535 bytes (16383 characters at 4 bytes each), and longer ones to mediumtext (16 MB).
-    string: (n) => (n <= 1024 ? `varchar(${n})` : n <= 16383 ? 'text' : 'mediumtext'),
+    string: mysqlString,
     datetime: 'datetime(3)',
     text: 'text',
     bigint: 'bigint',
   },
+  ...typeCaps(mysqlTypes),
+  typeMap: mysqlTypes,
+  backslashEscapes: true,
+  rowValueList: 'list',
+  rowComparisonRanges: false,
   deferrableForeignKeys: false,
   ...spacedDatetimes,
 };
@@ -62,7 +67,9 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     charset: 'UTF8MB4_GENERAL_CI',
     timezone: 'Z',
     dateStrings: true,
-    decimalNumbers: true,
+    // BIGINT and DECIMAL as exact text (mysql-types.ts), never through a double. Counts come as text too.
+    supportBigNumbers: true,
+    bigNumberStrings: true,
     connectionLimit: 10,
     maxIdle: 10,
     idleTimeout: 60_000,
@@ -165,6 +172,40 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
     close: () => db.destroy(),
     batchTransaction: (fn) =>
       onOwnConnection(['START TRANSACTION'], false, ({ conn, own }) => fn(mysqlBatch(conn, own, mysqlCaps))),
+    schema: {
+      describe: describeMysql,
+      // GET_LOCK is held by the connection: Kysely's connection() keeps one for the whole of fn.
+      exclusive: (fn) =>
+        db.connection().execute(async (conn) => {
+          const { rows } = await sql<{ ok: unknown }>`SELECT GET_LOCK('dataport_catalogue', 60) AS ok`.execute(conn);
+          if (Number(rows[0]?.ok) !== 1) throw new Error('could not take the catalogue lock in 60 s');
+          try {
+            return await fn(conn);
+          } finally {
+            await sql`SELECT RELEASE_LOCK('dataport_catalogue')`.execute(conn);
+          }
+        }),
+    } satisfies SchemaReader,
+  };
+}
+
+/** A table's definition from information_schema (types without display widths: mysqlReportedType). */
+async function describeMysql(db: Kysely<any>, table: string): Promise<TableShape | null> {
+  const { rows: columns } = await sql<{ name: string; type: string; nullable: string }>`
+    SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type, IS_NULLABLE AS nullable FROM information_schema.COLUMNS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table} ORDER BY ORDINAL_POSITION`.execute(db);
+  if (columns.length === 0) return null;
+  const { rows: parts } = await sql<{ name: string; column: string }>`
+    SELECT INDEX_NAME AS name, COLUMN_NAME AS "column" FROM information_schema.STATISTICS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${table} ORDER BY INDEX_NAME, SEQ_IN_INDEX`.execute(db);
+  const indexes = new Map<string, string[]>();
+  for (const p of parts) indexes.set(p.name, [...(indexes.get(p.name) ?? []), p.column]);
+  return {
+    columns: new Map(
+      columns.map((c) => [c.name, { type: mysqlReportedType(String(c.type)), nullable: c.nullable === 'YES' }]),
+    ),
+    primaryKey: indexes.get('PRIMARY') ?? [],
+    indexes: [...indexes.values()],
   };
 }
 
@@ -217,10 +258,11 @@ interface JobParts {
  */
 async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
   const columns = table.columns.map((c) => c.name);
-  const datetimes = table.columns.map((c) => c.type === 'datetime');
+  const key = table.primary_key;
+  const codecs = codecsOf(mysqlTypes, table);
   const list = columns.map(quote).join(', ');
   const target = quote(table.name);
-  const encode = (rows: Row[]) => rows.map((r) => encodeLine(r, columns, datetimes)).join('');
+  const encode = (rows: Row[]) => encodeLines(rows, codecs);
   // Planned on a pooled connection: the job's own transaction must hold no lock on the table that
   // the swap will rename.
   const plan = mode === 'replace' ? await withConnection(job.acquire, (c) => planSwap(c, table.name)) : null;
@@ -245,12 +287,16 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
         await run(conn, `DROP TABLE IF EXISTS ${quote(stage)}`).catch(() => undefined);
         conn.release();
       });
-      const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
+      // The table's columns and primary key (or none), no other index: the merge reads it in key order.
+      const defs = table.columns.map(
+        (c) => `${quote(c.name)} ${mysqlCaps.columnType(c)}${c.nullable ? ' NULL' : ' NOT NULL'}`,
+      );
+      if (key.length) defs.push(`PRIMARY KEY (${key.map(quote).join(', ')})`);
       await run(
         conn,
         plan
           ? plan.createStage(stage)
-          : `CREATE TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+          : `CREATE TABLE ${quote(stage)} (${defs.join(', ')}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
       );
       const load = streamLoad(conn, stage, list, encode, table.name);
       job.afterwards.unshift(() => load.abort());
@@ -263,12 +309,15 @@ async function mysqlWriter(job: JobParts, table: TableDef, mode: WriteMode): Pro
         job.committed.push(() => plan.swap(side!, stage));
         return;
       }
-      const others = columns.slice(1).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
-      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)} ORDER BY ${quote('id')}`;
+      const others = columns.filter((c) => !key.includes(c)).map((c) => `${quote(c)} = VALUES(${quote(c)})`);
+      const order = key.length ? ` ORDER BY ${key.map(quote).join(', ')}` : '';
+      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)}${order}`;
       await swap(job.conn, mode, async () => {
         if (mode === 'replace') {
           await run(job.conn, `DELETE FROM ${target}`);
           await run(job.conn, select);
+        } else if (key.length === 0) {
+          await run(job.conn, select); // no key: the rows are appended
         } else {
           await run(
             job.conn,
@@ -361,23 +410,27 @@ async function swap(conn: Conn, mode: WriteMode, fn: () => Promise<void>) {
   }
 }
 
-function columnType(c: TableDef['columns'][number]): string {
-  if (c.type === 'integer') return mysqlCaps.types.integer;
-  if (c.type === 'datetime') return mysqlCaps.types.datetime;
-  return mysqlCaps.types.string(c.maxLength!);
-}
-
-/** One LOAD DATA line: tab-separated, with the escape character, tab, newline, CR and NUL escaped. */
-export function encodeLine(row: Row, columns: string[], datetimes: boolean[]): string {
-  let line = '';
-  for (let i = 0; i < columns.length; i++) {
-    const v = row[columns[i]];
-    if (i > 0) line += '\t';
-    if (typeof v === 'number') line += String(v);
-    else if (datetimes[i]) line += mysqlCaps.encodeDatetime(v);
-    else line += v.replace(/[\\\t\n\r\0]/g, escapeChar);
+/**
+ * Rows as LOAD DATA lines: tab-separated, `\\N` for NULL, each column through its encoder from the
+ * table's codecs (mysql-types.ts: booleans 1/0, decimals and bigints as their text); strings with the
+ * escape character, tab, newline, CR and NUL escaped.
+ */
+export function encodeLines(rows: Row[], codecs: Codecs): string {
+  const { names, text } = codecs;
+  let out = '';
+  for (const row of rows) {
+    for (let i = 0; i < names.length; i++) {
+      const v = row[names[i]];
+      if (i > 0) out += '\t';
+      if (v === null) out += '\\N';
+      else {
+        const t = text[i];
+        out += t ? t(v) : (v as string).replace(/[\\\t\n\r\0]/g, escapeChar);
+      }
+    }
+    out += '\n';
   }
-  return `${line}\n`;
+  return out;
 }
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };

@@ -6,12 +6,14 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
-import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, WriteMode } from './engine.js';
+import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, SchemaReader, WriteMode } from './engine.js';
 import { spacedDatetimes } from './datetime-text.js';
 import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
 import { postgresBatch } from './postgres-batch.js';
 import { planPgSwap } from './postgres-swap.js';
 import { dropStages, insertRows } from './rows.js';
+import { postgresTypes } from './postgres-types.js';
+import { codecsOf, typeCaps, type Codecs, type TableShape } from './types.js';
 import { parseServerUrl, type ServerUrl } from './url.js';
 
 export const postgresCaps: DialectCaps = {
@@ -24,15 +26,24 @@ export const postgresCaps: DialectCaps = {
     text: 'text',
     bigint: 'bigint',
   },
+  ...typeCaps(postgresTypes),
+  typeMap: postgresTypes,
+  backslashEscapes: false,
+  rowValueList: 'list',
+  rowComparisonRanges: true,
   deferrableForeignKeys: true,
   ...spacedDatetimes,
 };
 
-/** Per-pool parsers (pg's global registry stays untouched): timestamps as text, int8 and numeric as numbers. */
+/**
+ * Per-pool parsers (pg's global registry stays untouched): int8 (20), numeric (1700), date (1082) and
+ * timestamp (1114) as the server's text, so that no value passes through a double or a local-time
+ * Date (postgres-types.ts decodes them). Counts are int8: callers take Number() of them.
+ */
+const AS_TEXT = new Set([20, 1700, 1082, 1114]);
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === 1114) return (value: string) => value;
-    if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+    if (AS_TEXT.has(oid)) return (value: string) => value;
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
@@ -131,6 +142,37 @@ export function createPostgresEngine(url: string | ServerUrl): Engine {
     },
     close: () => db.destroy(),
     batchTransaction: (fn) => postgresBatch(db, postgresCaps, fn),
+    schema: {
+      describe: describePostgres,
+      // A transaction-scoped advisory lock: released with the transaction, which also makes the DDL atomic.
+      exclusive: (fn) =>
+        db.transaction().execute(async (trx) => {
+          await sql`SELECT pg_advisory_xact_lock(hashtext('dataport_catalogue'))`.execute(trx);
+          return fn(trx);
+        }),
+    } satisfies SchemaReader,
+  };
+}
+
+/** A table's definition from pg_catalog, types as format_type() writes them. */
+async function describePostgres(db: Kysely<any>, table: string): Promise<TableShape | null> {
+  const { rows: columns } = await sql<{ name: string; type: string; notnull: boolean }>`
+    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     WHERE c.relname = ${table} AND c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+       AND a.attnum > 0 AND NOT a.attisdropped
+     ORDER BY a.attnum`.execute(db);
+  if (columns.length === 0) return null;
+  const { rows: indexes } = await sql<{ primary: boolean; columns: string[] }>`
+    SELECT x.indisprimary AS primary,
+           ARRAY(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY AS k(n, i)
+                   JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n ORDER BY k.i)::text[] AS columns
+      FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid
+     WHERE c.relname = ${table} AND c.relnamespace = current_schema()::regnamespace`.execute(db);
+  return {
+    columns: new Map(columns.map((c) => [c.name, { type: c.type, nullable: !c.notnull }])),
+    primaryKey: indexes.find((i) => i.primary)?.columns ?? [],
+    indexes: indexes.map((i) => i.columns),
   };
 }
 
@@ -192,10 +234,11 @@ interface JobParts {
  */
 async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
   const columns = table.columns.map((c) => c.name);
-  const datetimes = table.columns.map((c) => c.type === 'datetime');
+  const key = table.primary_key;
+  const codecs = codecsOf(postgresTypes, table);
   const list = columns.map(quote).join(', ');
   const target = quote(table.name);
-  const encode = (rows: Row[]) => encodeCsv(rows, columns, datetimes);
+  const encode = (rows: Row[]) => encodeCsv(rows, codecs);
   const plan = mode === 'replace' ? await planPgSwap(job.client, table.name) : null;
   const stage = `dataport_stage_${randomBytes(6).toString('hex')}`;
   const writer = nativeWriter({
@@ -217,24 +260,29 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
         await side.query(`DROP TABLE IF EXISTS ${quote(stage)}`).catch((e: Error) => (sideBroken = e));
         side.release(sideBroken);
       });
-      const defs = table.columns.map((c) => `${quote(c.name)} ${columnType(c)} NOT NULL`);
-      await side.query(
-        `CREATE UNLOGGED TABLE ${quote(stage)} (${defs.join(', ')}, PRIMARY KEY (${quote('id')}))`,
+      // The table's columns and primary key (or none), no other index: the merge reads it in key order.
+      const defs = table.columns.map(
+        (c) => `${quote(c.name)} ${postgresCaps.columnType(c)}${c.nullable ? '' : ' NOT NULL'}`,
       );
+      if (key.length) defs.push(`PRIMARY KEY (${key.map(quote).join(', ')})`);
+      await side.query(`CREATE UNLOGGED TABLE ${quote(stage)} (${defs.join(', ')})`);
       const load = streamCopy(side, stage, list, encode, table.name);
       job.afterwards.unshift(() => load.abort());
       return { stage, ...load };
     },
     async merge(stage) {
-      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)} ORDER BY ${quote('id')}`;
-      const updates = columns.slice(1).map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
+      const order = key.length ? ` ORDER BY ${key.map(quote).join(', ')}` : '';
+      const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)}${order}`;
+      const updates = columns.filter((c) => !key.includes(c)).map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
       await swap(job.client, mode, async () => {
         if (mode === 'replace') {
           await job.client.query(`DELETE FROM ${target}`);
           await job.client.query(select);
+        } else if (key.length === 0) {
+          await job.client.query(select); // no key: the rows are appended
         } else {
           await job.client.query(
-            `${select} ON CONFLICT (${quote('id')}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
+            `${select} ON CONFLICT (${key.map(quote).join(', ')}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
           );
         }
       });
@@ -274,28 +322,24 @@ async function swap(client: pg.PoolClient, mode: WriteMode, fn: () => Promise<vo
 }
 
 /**
- * Rows as COPY CSV lines. Every string is quoted, so an empty one is "" (an unquoted empty field would
- * be NULL); numbers and datetimes never need quotes.
+ * Rows as COPY CSV lines, each column through its encoder from the table's codecs (postgres-types.ts).
+ * NULL is an unquoted empty field; every string is quoted, so an empty one is "". Numbers, booleans,
+ * dates and datetimes never need quotes.
  */
-export function encodeCsv(rows: Row[], columns: string[], datetimes: boolean[]): string {
-  let text = '';
+export function encodeCsv(rows: Row[], codecs: Codecs): string {
+  const { names, text } = codecs;
+  let out = '';
   for (const row of rows) {
-    for (let i = 0; i < columns.length; i++) {
-      const v = row[columns[i]];
-      if (i > 0) text += ',';
-      if (typeof v === 'number') text += String(v);
-      else if (datetimes[i]) text += postgresCaps.encodeDatetime(v);
-      else text += `"${v.replace(/"/g, '""')}"`;
+    for (let i = 0; i < names.length; i++) {
+      const v = row[names[i]];
+      if (i > 0) out += ',';
+      if (v === null) continue;
+      const t = text[i];
+      out += t ? t(v) : `"${(v as string).replace(/"/g, '""')}"`;
     }
-    text += '\n';
+    out += '\n';
   }
-  return text;
-}
-
-function columnType(c: TableDef['columns'][number]): string {
-  if (c.type === 'integer') return postgresCaps.types.integer;
-  if (c.type === 'datetime') return postgresCaps.types.datetime;
-  return postgresCaps.types.string(c.maxLength!);
+  return out;
 }
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;

@@ -1,22 +1,78 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import { canonicalIsoMillis } from '../tables/datetime.js';
-import type { Row, TableDef } from '../tables/types.js';
-import type { BatchTransaction, BulkJob, BulkWriter, DialectCaps, Engine, WriteMode } from './engine.js';
-import { askedIds, denseSpan, oneByOne } from './rows.js';
+import { keyValue, type KeyValue } from '../tables/keys.js';
+import type { Row, TableDef, Value } from '../tables/types.js';
+import type { BatchTransaction, BulkJob, BulkWriter, DialectCaps, Engine, KeyRequest, SchemaReader, WriteMode } from './engine.js';
+import { askedIds, columnOf, denseSpan, integerKeys, oneByOne, primaryKeyOf } from './rows.js';
+import { sqliteTypes } from './sqlite-types.js';
+import { codecsOf, typeCaps, type TableShape } from './types.js';
 
 export const sqliteCaps: DialectCaps = {
   upsert: 'on_conflict',
   maxBindParams: 32766,
   types: { integer: 'integer', string: () => 'text', datetime: 'text', text: 'text', bigint: 'integer' },
+  ...typeCaps(sqliteTypes),
+  typeMap: sqliteTypes,
+  backslashEscapes: false,
+  rowValueList: 'values',
+  rowComparisonRanges: true,
   deferrableForeignKeys: true,
   // Stored as fixed-width ISO text: sorts and compares in time order, and strftime() reads it.
   encodeDatetime: (iso) => iso,
   decodeDatetime: (value) => String(value),
   datetimeMillis: (value) => (typeof value === 'string' ? canonicalIsoMillis(value) : undefined),
 };
+
+/**
+ * The connection as Kysely sees it. A statement that reads a column declared `bigint` runs with
+ * safeIntegers, and such columns come back as exact text (sqlite-types.ts), other integers as numbers:
+ * without it better-sqlite3 rounds 64-bit integers to doubles. Booleans bind as 1/0, which SQLite
+ * stores (better-sqlite3 binds no booleans).
+ */
+function forKysely(raw: Database.Database): SqliteDatabase {
+  const params = (p: ReadonlyArray<unknown>) =>
+    p.some((v) => typeof v === 'boolean') ? p.map((v) => (typeof v === 'boolean' ? Number(v) : v)) : p;
+  return {
+    close: () => raw.close(),
+    prepare(text) {
+      const stmt = raw.prepare(text);
+      const big = stmt.reader
+        ? new Set(
+            stmt
+              .columns()
+              .filter((c) => c.type?.toLowerCase() === 'bigint')
+              .map((c) => c.name),
+          )
+        : new Set<string>();
+      if (big.size === 0)
+        return {
+          reader: stmt.reader,
+          all: (p) => stmt.all(...params(p)),
+          run: (p) => stmt.run(...params(p)),
+          iterate: (p) => stmt.iterate(...params(p)),
+        };
+      stmt.safeIntegers(true);
+      const exact = (row: Record<string, unknown>) => {
+        for (const k in row) {
+          const v = row[k];
+          if (typeof v === 'bigint') row[k] = big.has(k) ? v.toString() : Number(v);
+        }
+        return row;
+      };
+      return {
+        reader: true,
+        all: (p) => (stmt.all(...params(p)) as Record<string, unknown>[]).map(exact),
+        run: (p) => stmt.run(...params(p)),
+        *iterate(p) {
+          for (const row of stmt.iterate(...params(p))) yield exact(row as Record<string, unknown>);
+        },
+      };
+    },
+  };
+}
 
 function open(file: string, options: Database.Options = {}): Database.Database {
   const db = new Database(file, options);
@@ -37,7 +93,7 @@ export function createSqliteEngine(file: string): Engine {
   // again and again. Every 10000 (~40 MB of WAL) copies each one once for many commits: a fifth less
   // CPU for 200 batches of 1000 rows (3.2 s to 2.5 s).
   main.pragma('wal_autocheckpoint = 10000');
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: main }) });
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: forKysely(main) }) });
   const batch = batchStatements(main);
 
   async function onOwnConnection<T>(
@@ -55,7 +111,7 @@ export function createSqliteEngine(file: string): Engine {
     // 8 MB of page cache (SQLite's sorter, which builds indexes after a load, gets as much): a 64 MB
     // cache loaded and restored 1M rows no faster here and added 100 MB to the process.
     raw.pragma('cache_size = -8192');
-    const own = new Kysely<any>({ dialect: new SqliteDialect({ database: raw }) });
+    const own = new Kysely<any>({ dialect: new SqliteDialect({ database: forKysely(raw) }) });
     try {
       raw.exec(begin);
       try {
@@ -107,7 +163,31 @@ export function createSqliteEngine(file: string): Engine {
     // Kysely's transaction holds the main connection (its mutex) until it ends, so the raw statements
     // of `batch`, which run on that same connection, are part of it and of nothing else.
     batchTransaction: (fn) => db.transaction().execute((trx) => fn({ db: trx, ...batch })),
+    // One process owns the file: a transaction is lock enough, and makes the DDL atomic.
+    schema: { describe: describeSqlite, exclusive: (fn) => db.transaction().execute(fn) },
   };
+}
+
+/** A table's definition from SQLite's pragmas (the declared types, as sqlite-types.ts declares them). */
+async function describeSqlite(db: Kysely<any>, table: string): Promise<TableShape | null> {
+  const { rows: columns } = await sql<{ name: string; type: string; notnull: number; pk: number }>`
+    SELECT name, type, "notnull", pk FROM pragma_table_info(${table})`.execute(db);
+  if (columns.length === 0) return null;
+  const shape: TableShape = {
+    columns: new Map(columns.map((c) => [c.name, { type: c.type.toLowerCase(), nullable: !c.notnull }])),
+    primaryKey: columns
+      .filter((c) => c.pk > 0)
+      .sort((a, b) => a.pk - b.pk)
+      .map((c) => c.name),
+    indexes: [],
+  };
+  if (shape.primaryKey.length) shape.indexes.push(shape.primaryKey);
+  const { rows: indexes } = await sql<{ name: string }>`SELECT name FROM pragma_index_list(${table})`.execute(db);
+  for (const { name } of indexes) {
+    const { rows } = await sql<{ name: string }>`SELECT name FROM pragma_index_info(${name}) ORDER BY seqno`.execute(db);
+    shape.indexes.push(rows.map((c) => c.name));
+  }
+  return shape;
 }
 
 /**
@@ -117,46 +197,73 @@ export function createSqliteEngine(file: string): Engine {
  */
 function batchStatements(main: Database.Database): Omit<BatchTransaction, 'db'> {
   const statements = new Map<string, Database.Statement>();
-  const prepared = (sql: string) => {
-    let statement = statements.get(sql);
-    if (!statement) statements.set(sql, (statement = main.prepare(sql)));
+  const prepared = (text: string) => {
+    let statement = statements.get(text);
+    if (!statement) statements.set(text, (statement = main.prepare(text)));
     return statement;
   };
   // In-process: a lookup per table costs no round trip.
-  const lookUp = async (table: string, ids: number[]) => {
-    if (ids.length === 0) return new Set<number>();
-    const span = denseSpan(ids);
-    // Else one parameter whatever the count: the ids as a JSON array, each looked up by primary key.
-    const found = span
-      ? prepared(`SELECT "id" FROM ${quote(table)} WHERE "id" BETWEEN ? AND ?`)
-          .pluck()
-          .all(span.min, span.max)
-      : prepared(`SELECT "id" FROM ${quote(table)} WHERE "id" IN (SELECT value FROM json_each(?))`)
-          .pluck()
-          .all(JSON.stringify(ids));
-    return askedIds(found, ids);
+  const lookUp = async (request: KeyRequest): Promise<Set<KeyValue>> => {
+    const t = quote(request.table.name);
+    const ids = integerKeys(request);
+    if (ids) {
+      if (ids.length === 0) return new Set();
+      const c = quote(request.columns[0]);
+      const span = denseSpan(ids);
+      // Else one parameter whatever the count: the ids as a JSON array, each looked up by primary key.
+      const found = span
+        ? prepared(`SELECT ${c} FROM ${t} WHERE ${c} BETWEEN ? AND ?`).pluck().all(span.min, span.max)
+        : prepared(`SELECT ${c} FROM ${t} WHERE ${c} IN (SELECT value FROM json_each(?))`)
+            .pluck()
+            .all(JSON.stringify(ids));
+      return askedIds(found, ids);
+    }
+    // Any other key: the keys as one JSON array, each probed by its columns; the answer is the
+    // positions of the keys found, so no value comes back to decode.
+    const keys = request.keys.filter((k) => !k.includes(null));
+    if (keys.length === 0) return new Set();
+    const json = jsonKeys(request);
+    const single = request.columns.length === 1;
+    const match = request.columns
+      .map((c, i) => `${t}.${quote(c)} = ${single ? 'j.value' : `(j.value ->> ${i})`}`)
+      .join(' AND ');
+    const hits = prepared(`SELECT j.key FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM ${t} WHERE ${match})`)
+      .pluck()
+      .all(`[${keys.map(json).join(',')}]`) as number[];
+    return new Set(hits.map((i) => keyValue(keys[i])));
   };
   return {
-    existingIds: (requests) => oneByOne(requests, lookUp),
+    existingKeys: (requests) => oneByOne(requests, lookUp),
     // Transactions on the one main connection never interleave, and a writer in another process
-    // makes this one fail as busy (its snapshot is stale), so only an id the caller did not look up
-    // can be taken; it is answered as taken, as on the other engines.
+    // makes this one fail as busy (its snapshot is stale), so only a key the caller did not look up
+    // can be taken; it is answered as taken, as on the other engines. A table without a key appends.
     async insert(table, rows) {
       if (rows.length === 0) return [];
       const insert = prepared(insertSql(table));
       const bind = binder(table);
-      const taken: number[] = [];
+      const key = primaryKeyOf(table);
+      const taken: KeyValue[] = [];
       for (const row of rows) {
         try {
           insert.run(bind(row));
         } catch (e) {
           if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
-          taken.push(row.id as number);
+          taken.push(key(row));
         }
       }
       return taken;
     },
   };
+}
+
+/** A key's values as JSON for json_each: whole numbers unquoted (bigint text too: SQLite reads 64 bits exactly). */
+function jsonKeys(request: KeyRequest): (key: Value[]) => string {
+  const plain = request.columns.map((c) => {
+    const type = columnOf(request.table, c).type;
+    return type === 'integer' || type === 'bigint';
+  });
+  const one = (v: Value, i: number) => (plain[i] ? String(v) : JSON.stringify(v));
+  return request.columns.length === 1 ? (k) => one(k[0], 0) : (k) => `[${k.map(one).join(',')}]`;
 }
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -168,21 +275,27 @@ function insertSql(table: TableDef): string {
 }
 
 /**
- * A row as insertSql's parameters, in one array reused for every row (run() copies what it binds).
- * Datetimes go as given: SQLite stores the ISO text itself (sqliteCaps.encodeDatetime).
+ * A row as insertSql's parameters, in one array reused for every row (run() copies what it binds),
+ * through the table's per-column encoders (sqlite-types.ts): booleans as 1/0, bigints as BigInt.
  */
 function binder(table: TableDef): (row: Row) => unknown[] {
-  const columns = table.columns.map((c) => c.name);
-  const values: unknown[] = new Array(columns.length);
+  const { names, encode } = codecsOf(sqliteTypes, table);
+  const values: unknown[] = new Array(names.length);
   return (row) => {
-    for (let i = 0; i < columns.length; i++) values[i] = row[columns[i]];
+    for (let i = 0; i < names.length; i++) values[i] = encode[i](row[names[i]]);
     return values;
   };
 }
 
-/** Prepared single-row statements in the job's one transaction: SQLite's fastest path. */
+/**
+ * Prepared single-row statements in the job's one transaction: SQLite's fastest path. Upsert replaces
+ * the row with the same primary key; a table without one gets the rows appended.
+ */
 async function sqliteWriter(raw: Database.Database, table: TableDef, mode: WriteMode): Promise<BulkWriter> {
-  const updates = table.columns.slice(1).map((c) => `${quote(c.name)} = excluded.${quote(c.name)}`);
+  const key = table.primary_key;
+  const updates = table.columns
+    .filter((c) => !key.includes(c.name))
+    .map((c) => `${quote(c.name)} = excluded.${quote(c.name)}`);
   let statement = insertSql(table);
   // Foreign keys are off on the job's connection (see bulkJob): the DELETE drops the table's pages at
   // once, and finish() checks every key the job could have broken.
@@ -190,9 +303,9 @@ async function sqliteWriter(raw: Database.Database, table: TableDef, mode: Write
   // The job holds the write lock (BEGIN IMMEDIATE), so an empty table stays empty but for our rows.
   const empty =
     mode === 'replace' || raw.prepare(`SELECT 1 FROM ${quote(table.name)} LIMIT 1`).get() === undefined;
-  if (mode === 'upsert' && !empty)
+  if (mode === 'upsert' && !empty && key.length > 0)
     statement += updates.length
-      ? ` ON CONFLICT("id") DO UPDATE SET ${updates.join(', ')}`
+      ? ` ON CONFLICT(${key.map(quote).join(', ')}) DO UPDATE SET ${updates.join(', ')}`
       : ' ON CONFLICT DO NOTHING';
   // Into an empty table, secondary indexes are built once by finish() (one sort) instead of row by row
   // (scattered page writes that slow the load as the table grows). DDL is transactional in SQLite: a

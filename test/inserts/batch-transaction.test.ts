@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/engine.js';
 import { denseSpan, fromDbRow, insertRows } from '../../src/db/rows.js';
 import { Catalogue, defaultCatalogue } from '../../src/tables/catalogue.js';
+import { parseCatalogue } from '../../src/tables/catalogue-file.js';
 import type { Row } from '../../src/tables/types.js';
 import { openMigrated, testEngines } from '../helpers/engines.js';
 
@@ -108,7 +109,12 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
       [1, 2, 3, 5, 8, 1_000_000, 2_000_000_000].map((id) => person(id)),
     );
     await engine.batchTransaction(async (tx) => {
-      const one = async (table: string, ids: number[]) => (await tx.existingIds([{ table, ids }]))[0];
+      const request = (table: string, ids: number[]) => ({
+        table: catalogue.get(table),
+        columns: ['id'],
+        keys: ids.map((id) => [id]),
+      });
+      const one = async (table: string, ids: number[]) => (await tx.existingKeys([request(table, ids)]))[0];
       // Dense: one range read, which also meets 2 (not asked for).
       expect(await one(hired.name, [1, 3, 4])).toEqual(new Set([1, 3]));
       // Sparse: a lookup per id.
@@ -119,15 +125,15 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
       expect(await one('departments', [3, 2, 9])).toEqual(new Set([2, 3]));
       // Several tables at once (one statement on MariaDB), each answer only for its own request, in order.
       expect(
-        await tx.existingIds([
-          { table: 'departments', ids: [3, 9] },
-          { table: hired.name, ids: [] },
-          { table: hired.name, ids: [1, 2, 3, 4] },
-          { table: 'jobs', ids: [1, 50] },
-          { table: hired.name, ids: [5, 2_000_000_000, 6] },
+        await tx.existingKeys([
+          request('departments', [3, 9]),
+          request(hired.name, []),
+          request(hired.name, [1, 2, 3, 4]),
+          request('jobs', [1, 50]),
+          request(hired.name, [5, 2_000_000_000, 6]),
         ]),
       ).toEqual([new Set([3]), new Set(), new Set([1, 2, 3]), new Set([1]), new Set([5, 2_000_000_000])]);
-      expect(await tx.existingIds([])).toEqual([]);
+      expect(await tx.existingKeys([])).toEqual([]);
       // Reads see the transaction's own writes.
       await tx.insert(hired, [person(4)]);
       expect(await one(hired.name, [4, 6])).toEqual(new Set([4]));
@@ -159,12 +165,14 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
     async () => {
       const rows = Array.from({ length: 2500 }, (_, i) => person(i + 1));
       const taken = await engine.batchTransaction(async (tx) => {
-        expect(await tx.existingIds([{ table: hired.name, ids: [1, 2500] }])).toEqual([new Set()]);
+        expect(await tx.existingKeys([{ table: hired, columns: ['id'], keys: [[1], [2500]] }])).toEqual([
+          new Set(),
+        ]);
         // Another connection of the pool, another transaction: in the first and the last statement.
         await insertRows(engine.db, engine.caps, hired, [person(7, { name: 'theirs' }), person(2400)]);
         return tx.insert(hired, rows);
       });
-      expect(taken.sort((a, b) => a - b)).toEqual([7, 2400]);
+      expect((taken as number[]).sort((a, b) => a - b)).toEqual([7, 2400]);
       const stored = await all();
       expect(stored).toHaveLength(2500);
       expect(stored[6]).toEqual(person(7, { name: 'theirs' }));
@@ -181,17 +189,18 @@ describe.each(testEngines())('batchTransaction on $name', (testEngine) => {
 });
 
 describe.each(testEngines())('batchTransaction with long text on $name', (testEngine) => {
-  const notes = new Catalogue({
-    tables: [
-      {
-        name: 'notes',
-        columns: [
-          { name: 'id', type: 'integer' },
-          { name: 'body', type: 'string', maxLength: 65535 },
-        ],
-      },
-    ],
-  });
+  const notes = new Catalogue(
+    parseCatalogue(
+      `tables:
+  - name: notes
+    primary_key: [id]
+    columns:
+      - { name: id, type: integer }
+      - { name: body, type: string, max_length: 65535 }
+`,
+      'notes.yaml',
+    ),
+  );
   let engine: Engine;
   let close: (() => Promise<void>) | undefined;
 
