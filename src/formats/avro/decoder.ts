@@ -1,7 +1,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type avro from 'avsc';
 import { AppError } from '../../errors.js';
-import type { Row, TableDef, Value } from '../../tables/types.js';
+import type { Row, TableDef } from '../../tables/types.js';
 import { decompressors, HEADER, LONG, MAGIC, MAX_BLOCK_BYTES, MAX_HEADER_BYTES } from './container.js';
 import { resolveSchema, writerTypeOf } from './resolve.js';
 
@@ -17,17 +17,6 @@ interface FileState {
   /** A decoded record to a Row with every column in catalogue order, when the file lacks some. */
   complete?: (record: Row) => Row;
   expected?: number;
-}
-
-/** Fills the columns a file lacks (catalogue defaults, or null) and keeps the catalogue's column order. */
-function completer(table: TableDef, fills: [string, Value][]): (record: Row) => Row {
-  const filled = new Map(fills);
-  const names = table.columns.map((c) => c.name);
-  return (record) => {
-    const row: Row = {};
-    for (const name of names) row[name] = filled.has(name) ? filled.get(name)! : record[name];
-    return row;
-  };
 }
 
 /**
@@ -159,12 +148,9 @@ export class AvroDecoder extends Transform {
       writerType.typeName === 'record' ? (writerType.name ?? '').split('.').pop() : undefined;
     if (writerName !== name)
       throw new Error(`schema is for '${writerName ?? writerType.typeName}', not table '${name}'`);
-    const { readerType, resolver, fills } = resolveSchema(this.table, schema, writerType);
     return {
       codec,
-      readerType,
-      resolver,
-      complete: fills.length === 0 ? undefined : completer(this.table, fills),
+      ...resolveSchema(this.table, schema, writerType),
       expected: count === undefined ? undefined : Number(count),
     };
   }

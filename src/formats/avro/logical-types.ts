@@ -120,7 +120,9 @@ const SMALL = 2 ** 47;
 export class Decimal extends avro.types.LogicalType {
   readonly precision: number;
   readonly scale: number;
+  /** 10^precision: the first unscaled value that does not fit. */
   private readonly limit: bigint;
+  private readonly limitNumber: number;
 
   constructor(schema: avro.Schema, opts?: unknown) {
     super(schema, opts);
@@ -133,6 +135,7 @@ export class Decimal extends avro.types.LogicalType {
     this.precision = precision;
     this.scale = scale;
     this.limit = 10n ** BigInt(precision);
+    this.limitNumber = 10 ** Math.min(precision, 16);
   }
 
   protected override _export(schema: avro.Schema): void {
@@ -153,7 +156,7 @@ export class Decimal extends avro.types.LogicalType {
         const digits = whole + fraction.padEnd(this.scale, '0');
         if (digits.length <= 15) {
           const n = Number(digits);
-          if (n < SMALL) return smallBytes(sign ? -n : n);
+          if (n < SMALL && n < this.limitNumber) return smallBytes(sign ? -n : n);
         }
         const n = BigInt(digits);
         if (n < this.limit) return twosComplement(sign ? -n : n);
@@ -233,7 +236,8 @@ export const bigLong: avro.Type = avro.types.LongType.__with({
   // From an int writer (promotion) and from a schema default.
   fromJSON: (value: unknown) =>
     typeof value === 'number' ? BigInt(Math.trunc(value)).toString() : toBigint(value).toString(),
-  toJSON: (value: unknown) => Number(value),
+  // avsc copies a field's default through toJSON and fromJSON: text keeps every digit.
+  toJSON: (value: unknown) => toBigint(value).toString(),
   isValid: (value: unknown) =>
     typeof value === 'string' || typeof value === 'bigint' || Number.isSafeInteger(value),
   compare(a: unknown, b: unknown): number {

@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import { typeOf } from '../../tables/column-types.js';
-import type { ColumnDef, TableDef, Value } from '../../tables/types.js';
+import type { ColumnDef, Row, TableDef, Value } from '../../tables/types.js';
 import { longHook } from './logical-types.js';
 import { avroField, catalogueTypeName, typeOptions, type AvroTypeJson } from './schema.js';
 
@@ -9,7 +9,8 @@ import { avroField, catalogueTypeName, typeOptions, type AvroTypeJson } from './
  * rules narrowed to what a restore can keep exactly:
  * - a column the file lacks is filled with its catalogue default, or null when it is nullable;
  * - a field the catalogue lacks is skipped;
- * - int -> long (canonical bigint text), int/long/float -> double, T -> ["null", T];
+ * - int -> long (canonical bigint text), int/long/float -> double (long read exactly, then rounded
+ *   once: avsc's own long -> double read gets -2^63 wrong), T -> ["null", T];
  * - a logical type must match the column's (decimal: the same precision and scale).
  * Anything else is an Error naming the column, which the decoder turns into invalid_backup.
  */
@@ -17,8 +18,11 @@ export interface Resolution {
   /** The catalogue's columns that the file has, as a record avsc reads with `resolver`. */
   readerType: avro.Type;
   resolver: avro.Resolver;
-  /** Columns the file lacks, with the value each row gets. */
-  fills: [string, Value][];
+  /**
+   * A decoded record to a Row of the table, in catalogue order, when the file lacks columns or holds
+   * longs read as doubles; undefined when a copy of the record is the Row.
+   */
+  complete?: (record: Row) => Row;
 }
 
 /** What a file's field type says, once unions with null are unwrapped. */
@@ -64,44 +68,79 @@ export function resolveSchema(table: TableDef, writerSchema: unknown, writerType
       f.type,
     ]),
   );
-  const present: ColumnDef[] = [];
-  const fills: [string, Value][] = [];
+  const present: { name: string; type: unknown }[] = [];
+  const fills = new Map<string, Value>();
+  const toDouble = new Set<string>();
   for (const column of table.columns) {
     if (!fields.has(column.name)) {
-      if (column.default !== undefined) fills.push([column.name, column.default]);
-      else if (column.nullable) fills.push([column.name, null]);
+      if (column.default !== undefined) fills.set(column.name, column.default);
+      else if (column.nullable) fills.set(column.name, null);
       else
         throw new Error(
           `column ${column.name} is not in the file, and the catalogue gives it no default and does not allow null`,
         );
       continue;
     }
-    check(column, fileType(fields.get(column.name)));
-    present.push(column);
+    const file = fileType(fields.get(column.name));
+    check(column, file);
+    const type = avroField(column).type;
+    const longAsDouble = file.base === 'long' && (Array.isArray(type) ? type[1] : type) === 'double';
+    if (longAsDouble) toDouble.add(column.name);
+    present.push({
+      name: column.name,
+      type: longAsDouble ? (Array.isArray(type) ? ['null', 'long'] : 'long') : type,
+    });
   }
   const readerType = avro.Type.forSchema(
-    {
-      type: 'record',
-      name: table.name,
-      fields: present.map((c) => ({ name: c.name, type: avroField(c).type })),
-    } as unknown as avro.Schema,
+    { type: 'record', name: table.name, fields: present } as unknown as avro.Schema,
     typeOptions(),
   );
+  let resolver: avro.Resolver;
   try {
-    return {
-      readerType,
-      resolver: readerType.createResolver(writerType, { ignoreNamespaces: true } as never),
-      fills,
-    };
+    resolver = readerType.createResolver(writerType, { ignoreNamespaces: true } as never);
   } catch (err) {
     throw new Error(`schema does not fit table '${table.name}': ${(err as Error).message}`, { cause: err });
   }
+  const complete = fills.size === 0 && toDouble.size === 0 ? undefined : completer(table, fills, toDouble);
+  return { readerType, resolver, complete };
 }
 
-/** The file's schema as avsc reads it: plain longs with all 64 bits, logical types as their underlying type. */
+function completer(table: TableDef, fills: Map<string, Value>, toDouble: Set<string>): (record: Row) => Row {
+  const columns = table.columns.map((c) => ({
+    name: c.name,
+    filled: fills.has(c.name),
+    fill: fills.get(c.name) ?? null,
+    double: toDouble.has(c.name),
+  }));
+  return (record) => {
+    const row: Row = {};
+    for (const { name, filled, fill, double } of columns) {
+      const v = filled ? fill : record[name];
+      row[name] = double && v !== null ? Number(v) : v;
+    }
+    return row;
+  };
+}
+
+/**
+ * The file's schema as avsc reads it: plain longs with all 64 bits, logical types as their underlying
+ * type. Its fields' defaults are left out: a reader never uses the writer's (Avro takes defaults from
+ * the reader's schema), and JSON.parse has rounded a long default past 2^53 to one avsc refuses.
+ */
 export function writerTypeOf(schema: unknown): avro.Type {
+  const fields = (schema as { fields?: unknown } | null)?.fields;
+  const bare = Array.isArray(fields)
+    ? {
+        ...(schema as object),
+        fields: fields.map((f: unknown) => {
+          if (f === null || typeof f !== 'object') return f;
+          const { default: _default, ...rest } = f as Record<string, unknown>;
+          return rest;
+        }),
+      }
+    : schema;
   return avro.Type.forSchema(
-    schema as avro.Schema,
+    bare as avro.Schema,
     { typeHook: longHook } as unknown as Partial<avro.ForSchemaOptions>,
   );
 }
