@@ -29,6 +29,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY bin bin
+# The shipped catalogues: demo.yaml is the default (CATALOGUE unset); mount your own and set CATALOGUE.
+COPY catalogues catalogues
 RUN mkdir -p /app/data && chown node:node /app/data
 # The node image's unprivileged user (uid 1000).
 USER node

@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
-import { demoCatalogue } from '../src/tables/demo.js';
+import { defaultCatalogue } from '../src/tables/catalogue.js';
+
+const demoCatalogue = defaultCatalogue();
 import type { Reason } from '../src/tables/validate.js';
 
 /**

@@ -16,7 +16,9 @@ import {
   type SampleReport,
   type TableCounts,
 } from '../scripts/sample-data.js';
-import { demoCatalogue } from '../src/tables/demo.js';
+import { defaultCatalogue } from '../src/tables/catalogue.js';
+
+const demoCatalogue = defaultCatalogue();
 
 let dir: string;
 beforeAll(async () => {
@@ -48,7 +50,7 @@ function classify(records: string[][], table: string, knownIds: Map<string, Set<
       for (const [i, c] of def.columns.entries()) {
         const v = rec[i];
         if (c.type === 'integer' && !/^-?\d+$/.test(v)) return 'invalid_integer';
-        if (c.type === 'string' && [...v].length > c.maxLength!) return 'too_long';
+        if (c.type === 'string' && [...v].length > c.max_length!) return 'too_long';
         if (c.type === 'datetime') {
           const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/.exec(v);
           if (!m) return 'invalid_datetime';
@@ -63,7 +65,8 @@ function classify(records: string[][], table: string, knownIds: Map<string, Set<
           )
             return 'invalid_datetime';
         }
-        if (c.references && !knownIds.get(c.references)!.has(Number(v))) return 'unknown_reference';
+        const parent = def.foreign_keys.find((fk) => fk.columns[0] === c.name)?.references.table;
+        if (parent && !knownIds.get(parent)!.has(Number(v))) return 'unknown_reference';
       }
       if (ids.has(Number(rec[0]))) return 'duplicate_id';
       return undefined;

@@ -211,11 +211,16 @@ const decimal: ColumnType = {
   }),
 };
 
-/** A JS number as plain digits (no exponent): String(1e-7) is '1e-7'. */
+/** A JS number's shortest form (String(n)) with its exponent written out: String(1e-7) is '1e-7'. */
 function plainNumber(n: number): string {
-  const s = String(n);
-  if (!/e/i.test(s)) return s;
-  return n.toFixed(Math.min(100, Math.max(0, -Math.floor(Math.log10(Math.abs(n))) + 17))).replace(/\.?0+$/, '');
+  const m = /^(-?)([0-9])(?:\.([0-9]+))?e([+-][0-9]+)$/.exec(String(n));
+  if (!m) return String(n);
+  const [, sign, first, rest = '', exponent] = m;
+  const digits = first + rest;
+  const point = 1 + Number(exponent);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 /** Canonical decimals of any scales, compared exactly. */

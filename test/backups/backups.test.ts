@@ -18,7 +18,10 @@ import { closeContext, openContext } from '../../src/open.js';
 import { FsStore } from '../../src/storage/fs-store.js';
 import { AppError } from '../../src/errors.js';
 import { Catalogue } from '../../src/tables/catalogue.js';
-import { demoCatalogue } from '../../src/tables/demo.js';
+import { defaultCatalogue } from '../../src/tables/catalogue.js';
+import type { TableDef } from '../../src/tables/types.js';
+
+const demoCatalogue = defaultCatalogue();
 import type { ObjectStore } from '../../src/storage/types.js';
 import type { ColumnDef, Row } from '../../src/tables/types.js';
 import { allRows, auth, countRows, createTestApp, TOKEN, type TestApp } from '../helpers/app.js';
@@ -440,11 +443,34 @@ with open(sys.argv[1], 'rb') as f:
       parent_id: i < 5 ? 1 : 100 + (i % 25),
     }));
     await db.insertInto('orph_child').values(children).execute();
-    expect(await findOrphans(db, 'orph_child', 'parent_id', 'orph_parent', 20)).toEqual({
-      ids: Array.from({ length: 20 }, (_, i) => 100 + i),
+    const def = (name: string, columns: string[]): TableDef => ({
+      name,
+      columns: columns.map((c) => ({ name: c, type: 'integer', nullable: false, csv_name: c })),
+      primary_key: ['id'],
+      unique: [],
+      foreign_keys: [],
+      source: `${name}.csv`,
+      csv: { header: false, delimiter: ',', quote: '"', null_values: [''] },
+    });
+    const parent = def('orph_parent', ['id']);
+    const child = def('orph_child', ['id', 'parent_id']);
+    const caps = t.ctx.engine.caps;
+    const same = (name: string) => name;
+    expect(
+      await findOrphans(db, caps, { child, columns: ['parent_id'], parent, parentColumns: ['id'] }, same, 20),
+    ).toEqual({
+      keys: Array.from({ length: 20 }, (_, i) => [100 + i]),
       count: 25,
     });
-    expect(await findOrphans(db, 'orph_parent', 'id', 'orph_parent', 20)).toEqual({ ids: [], count: 0 });
+    expect(
+      await findOrphans(
+        db,
+        caps,
+        { child: parent, columns: ['id'], parent, parentColumns: ['id'] },
+        same,
+        20,
+      ),
+    ).toEqual({ keys: [], count: 0 });
   });
 
   it('reads pages by id across page boundaries, with gaps in the ids, in one snapshot', async () => {
@@ -458,7 +484,8 @@ with open(sys.argv[1], 'rb') as f:
     const pagesOf = (size: number) =>
       t.ctx.engine.snapshot(async (db) => {
         const pages: number[][] = [];
-        for await (const page of pageRows(db, 'jobs', size)) pages.push(page.map((r) => Number(r.id)));
+        for await (const page of pageRows(db, t.ctx.catalogue.get('jobs'), size))
+          pages.push(page.map((r) => Number(r.id)));
         return pages;
       });
     const pages = await pagesOf(5);
@@ -557,12 +584,19 @@ with open(sys.argv[1], 'rb') as f:
   it('restores a backup written before a later migration (schema evolution)', async () => {
     await put(t, 'jobs', jobs);
     const old = (await backup(t, 'jobs')).json();
-    const level: ColumnDef = { name: 'level', type: 'string', maxLength: 20, default: 'unknown' };
-    const evolved = new Catalogue({
-      tables: demoCatalogue.tables.map((tb) =>
+    const level: ColumnDef = {
+      name: 'level',
+      type: 'string',
+      max_length: 20,
+      default: 'unknown',
+      nullable: false,
+      csv_name: 'level',
+    };
+    const evolved = new Catalogue(
+      demoCatalogue.tables.map((tb) =>
         tb.name === 'jobs' ? { ...tb, columns: [...tb.columns, level] } : tb,
       ),
-    });
+    );
     const extra = (caps: typeof t.ctx.engine.caps) => ({
       '2099-01-01T00-00-00_add_level': {
         up: (db: Kysely<any>) => addColumnFor(db, caps, 'jobs', level).execute(),

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Context } from '../../src/context.js';
-import { startRun } from '../../src/modules/loads/runs.repo.js';
+import { startRun } from '../../src/modules/runs/runs.repo.js';
 import { closeContext, openContext } from '../../src/open.js';
 import { testEngines } from '../helpers/engines.js';
 
