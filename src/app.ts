@@ -7,7 +7,7 @@ import type { Context } from './context.js';
 import { installAuth } from './http/auth.js';
 import { frameworkErrors, installErrorHandler } from './http/error-handler.js';
 import { installJsonParser } from './http/json.js';
-import { typeOf } from './tables/column-types.js';
+import { needsExactJson } from './tables/column-types.js';
 import { ErrorResponse } from './http/schemas.js';
 import { requestLogging } from './logging.js';
 import { installMetrics } from './observability/metrics.js';
@@ -55,7 +55,7 @@ export async function buildApp(config: Config, ctx: Context): Promise<FastifyIns
       request.routeOptions.url === '/load_data_from_payload/:table' &&
       table !== undefined &&
       ctx.catalogue.has(table) &&
-      ctx.catalogue.get(table).columns.some((c) => typeOf(c).exact)
+      needsExactJson(ctx.catalogue.get(table))
     );
   });
   await app.register(swagger, {

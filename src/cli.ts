@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { LosslessNumber, parse as parseLossless } from 'lossless-json';
 import type { Progress } from './context.js';
 import { migrateToLatest } from './db/migrator.js';
 import { loadConfig } from './config.js';
@@ -42,6 +43,7 @@ import {
   type Io,
 } from './cli/run.js';
 import { startServer } from './serve.js';
+import { needsExactJson } from './tables/column-types.js';
 
 /** `dataport`: the same services as the HTTP routes, from a shell. See README, "CLI". */
 
@@ -182,6 +184,9 @@ export function buildProgram(): Command {
         if (format === 'json') {
           try {
             body = JSON.parse(text);
+            // Every digit of a bigint or decimal, as the HTTP route reads it (src/http/json.ts).
+            if (needsExactJson(ctx.catalogue.get(table)))
+              body = parseLossless(text, null, (value) => new LosslessNumber(value));
           } catch (e) {
             throw new AppError('invalid_json', `${opts.file} is not valid JSON: ${(e as Error).message}`, {
               cause: e,

@@ -1,6 +1,6 @@
 import { isLosslessNumber, type LosslessNumber } from 'lossless-json';
 import { daysIn, parseIsoDatetime, parseZonelessDatetime } from './datetime.js';
-import type { ColumnDef, TypeName, Value } from './types.js';
+import type { ColumnDef, TableDef, TypeName, Value } from './types.js';
 import type { Reason, Violation } from './validate.js';
 
 /**
@@ -468,4 +468,9 @@ export function typeLabel(column: ColumnDef): string {
   if (column.precision !== undefined) return `${column.type}(${column.precision},${column.scale})`;
   if (column.max_length !== undefined) return `${column.type}(${column.max_length})`;
   return column.type;
+}
+
+/** Whether JSON rows for `table` must be read with every digit of their numbers (bigint, decimal). */
+export function needsExactJson(table: TableDef): boolean {
+  return table.columns.some((c) => columnTypes[c.type].exact);
 }
