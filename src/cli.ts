@@ -159,7 +159,9 @@ export function buildProgram(): Command {
 
   program
     .command('insert')
-    .description("insert 1 to 1000 rows from a JSON file (an array of objects) or a CSV file (in the table's CSV format)")
+    .description(
+      "insert 1 to 1000 rows from a JSON file (an array of objects) or a CSV file (in the table's CSV format)",
+    )
     .argument('<table>')
     .requiredOption('--file <path>', 'rows.json or rows.csv')
     .addOption(

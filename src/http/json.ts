@@ -15,7 +15,10 @@ export const MAX_JSON_DEPTH = 32;
  * passed those checks is read again with lossless-json, every number kept with all its digits (a
  * LosslessNumber), so that `9223372036854775807` is never rounded to a double. Other bodies pay nothing.
  */
-export function installJsonParser(app: FastifyInstance, exact: (request: FastifyRequest) => boolean = () => false) {
+export function installJsonParser(
+  app: FastifyInstance,
+  exact: (request: FastifyRequest) => boolean = () => false,
+) {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
@@ -34,7 +37,10 @@ export function installJsonParser(app: FastifyInstance, exact: (request: Fastify
     parse(request, text, (err: Error | null) => {
       if (err) return done(err, undefined);
       // The same text JSON.parse accepted, so this cannot fail; numbers become LosslessNumbers.
-      done(null, parseLossless(text, null, (value) => new LosslessNumber(value)));
+      done(
+        null,
+        parseLossless(text, null, (value) => new LosslessNumber(value)),
+      );
     });
   });
 }

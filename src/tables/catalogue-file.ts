@@ -1,7 +1,14 @@
 import { isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { normalizeKey } from '../storage/keys.js';
 import { columnTypes, isViolation, typeLabel, typeOf } from './column-types.js';
-import { typeNames, type ColumnDef, type CsvOptions, type ForeignKey, type TableDef, type Value } from './types.js';
+import {
+  typeNames,
+  type ColumnDef,
+  type CsvOptions,
+  type ForeignKey,
+  type TableDef,
+  type Value,
+} from './types.js';
 
 /** A catalogue file that cannot be used: every problem, each with its place in the file. */
 export class CatalogueError extends Error {
@@ -88,7 +95,8 @@ class Reader {
     }
     const object = value as Record<string, unknown>;
     for (const key of Object.keys(object))
-      if (!allowed.includes(key)) this.problem([...path, key], `unknown key '${key}' (allowed: ${allowed.join(', ')})`);
+      if (!allowed.includes(key))
+        this.problem([...path, key], `unknown key '${key}' (allowed: ${allowed.join(', ')})`);
     return object;
   }
 
@@ -137,12 +145,17 @@ class Reader {
       if (seen.has(c.name)) this.problem([...path, 'columns', i, 'name'], `column '${c.name}' appears twice`);
       seen.add(c.name);
     });
-    const primary = object.primary_key === undefined ? [] : this.columnList([...path, 'primary_key'], columns);
+    const primary =
+      object.primary_key === undefined ? [] : this.columnList([...path, 'primary_key'], columns);
     for (const c of primary) {
       const column = columns.find((x) => x.name === c)!;
       if (column && !typeOf(column).keyable)
-        this.problem([...path, 'primary_key'], `column '${c}' is ${column.type}: a key takes integer, bigint, string, date or decimal columns`);
-      if (column?.nullable) this.problem([...path, 'primary_key'], `column '${c}' is nullable: a primary key column cannot be`);
+        this.problem(
+          [...path, 'primary_key'],
+          `column '${c}' is ${column.type}: a key takes integer, bigint, string, date or decimal columns`,
+        );
+      if (column?.nullable)
+        this.problem([...path, 'primary_key'], `column '${c}' is nullable: a primary key column cannot be`);
     }
     const unique: string[][] = [];
     if (object.unique !== undefined) {
@@ -151,7 +164,10 @@ class Reader {
         this.problem([...path, 'unique'], 'must be a list of column lists, e.g. [[sku, order_id]]');
       else list.forEach((_, i) => unique.push(this.columnList([...path, 'unique', i], columns)));
     }
-    const foreign = [...references, ...this.foreignKeys([...path, 'foreign_keys'], object.foreign_keys, columns)];
+    const foreign = [
+      ...references,
+      ...this.foreignKeys([...path, 'foreign_keys'], object.foreign_keys, columns),
+    ];
     const csv = this.csv([...path, 'csv'], object.csv);
     let source = name ? `database/${name}/historic/${name}.csv` : '';
     if (object.source !== undefined) {
@@ -177,17 +193,24 @@ class Reader {
     }
     if (new Set(list).size !== list.length) this.problem(path, 'names a column twice');
     for (const c of list)
-      if (!columns.some((x) => x.name === c)) this.problem(path, `unknown column '${c}' (columns: ${columns.map((x) => x.name).join(', ')})`);
+      if (!columns.some((x) => x.name === c))
+        this.problem(path, `unknown column '${c}' (columns: ${columns.map((x) => x.name).join(', ')})`);
     return list as string[];
   }
 
   private column(path: Path, references: ForeignKey[]): ColumnDef | null {
-    const object = this.keysOf(path, [...COLUMN_KEYS, ...new Set(Object.values(columnTypes).flatMap((t) => t.keys))]);
+    const object = this.keysOf(path, [
+      ...COLUMN_KEYS,
+      ...new Set(Object.values(columnTypes).flatMap((t) => t.keys)),
+    ]);
     if (!object) return null;
     const name = this.name([...path, 'name'], 'a column');
     const type = object.type;
     if (typeof type !== 'string' || !(typeNames as readonly string[]).includes(type)) {
-      this.problem([...path, 'type'], `unknown type ${typeof type === 'string' ? `'${type}'` : JSON.stringify(type) ?? 'nothing'} (known: ${typeNames.join(', ')})`);
+      this.problem(
+        [...path, 'type'],
+        `unknown type ${typeof type === 'string' ? `'${type}'` : (JSON.stringify(type) ?? 'nothing')} (known: ${typeNames.join(', ')})`,
+      );
       return null;
     }
     const kind = columnTypes[type as ColumnDef['type']];
@@ -260,7 +283,8 @@ class Reader {
       this.problem([...path, 'max'], `max ${String(column.max)} is below min ${String(column.min)}`);
     if (object.enum !== undefined) {
       const list = this.get([...path, 'enum']);
-      if (!Array.isArray(list) || list.length === 0) this.problem([...path, 'enum'], 'must be a list of allowed values');
+      if (!Array.isArray(list) || list.length === 0)
+        this.problem([...path, 'enum'], 'must be a list of allowed values');
       else {
         const values = list.map((_, i) => value(['enum', i], `enum[${i}]`));
         if (values.every((v) => v !== undefined)) column.enum = values as Value[];
@@ -279,8 +303,17 @@ class Reader {
     if (object.references !== undefined) {
       const ref = object.references;
       const m = typeof ref === 'string' ? /^([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)$/.exec(ref) : null;
-      if (!m) this.problem([...path, 'references'], `must be table.column, e.g. orders.id, got ${JSON.stringify(ref)}`);
-      else references.push({ columns: [name], references: { table: m[1], columns: [m[2]] }, at: [...path, 'references'] } as ForeignKey);
+      if (!m)
+        this.problem(
+          [...path, 'references'],
+          `must be table.column, e.g. orders.id, got ${JSON.stringify(ref)}`,
+        );
+      else
+        references.push({
+          columns: [name],
+          references: { table: m[1], columns: [m[2]] },
+          at: [...path, 'references'],
+        } as ForeignKey);
     }
     return column;
   }
@@ -304,7 +337,8 @@ class Reader {
         this.problem([...path, i, 'references', 'columns'], 'must be a list of column names');
         return;
       }
-      if (table) keys.push({ columns: own, references: { table, columns: theirs }, at: [...path, i] } as ForeignKey);
+      if (table)
+        keys.push({ columns: own, references: { table, columns: theirs }, at: [...path, i] } as ForeignKey);
     });
     return keys;
   }
@@ -325,7 +359,8 @@ class Reader {
         this.problem([...path, key], `must be one character (not a line break), got ${JSON.stringify(v)}`);
       else csv[key] = v;
     }
-    if (csv.delimiter === csv.quote) this.problem([...path, 'quote'], 'the quote must differ from the delimiter');
+    if (csv.delimiter === csv.quote)
+      this.problem([...path, 'quote'], 'the quote must differ from the delimiter');
     if (object.null_values !== undefined) {
       const v = object.null_values;
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
@@ -348,12 +383,18 @@ class Reader {
         delete (fk as Partial<ForeignKey & { at: Path }>).at;
         const parent = byName.get(fk.references.table);
         if (!parent) {
-          this.problem(at, `references unknown table '${fk.references.table}' (tables: ${[...byName.keys()].join(', ')})`);
+          this.problem(
+            at,
+            `references unknown table '${fk.references.table}' (tables: ${[...byName.keys()].join(', ')})`,
+          );
           continue;
         }
         const missing = fk.references.columns.filter((c) => !parent.columns.some((x) => x.name === c));
         if (missing.length > 0) {
-          this.problem(at, `references unknown column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `${parent.name}.${c}`).join(', ')}`);
+          this.problem(
+            at,
+            `references unknown column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `${parent.name}.${c}`).join(', ')}`,
+          );
           continue;
         }
         if (fk.columns.length !== fk.references.columns.length) {
@@ -363,19 +404,29 @@ class Reader {
         const target = fk.references.columns.join(',');
         const keys = [parent.primary_key, ...parent.unique].map((k) => k.join(','));
         if (!keys.includes(target)) {
-          this.problem(at, `must reference the primary key or a unique key of ${parent.name}; (${target}) is neither`);
+          this.problem(
+            at,
+            `must reference the primary key or a unique key of ${parent.name}; (${target}) is neither`,
+          );
           continue;
         }
         fk.columns.forEach((c, i) => {
           const own = table.columns.find((x) => x.name === c);
           const theirs = parent.columns.find((x) => x.name === fk.references.columns[i])!;
           if (own && !sameKind(own, theirs))
-            this.problem(at, `${table.name}.${c} is ${typeLabel(own)} but ${parent.name}.${theirs.name} is ${typeLabel(theirs)}`);
+            this.problem(
+              at,
+              `${table.name}.${c} is ${typeLabel(own)} but ${parent.name}.${theirs.name} is ${typeLabel(theirs)}`,
+            );
         });
       }
     }
     const cycle = findCycle(tables);
-    if (cycle) this.problem(['tables'], `foreign keys form a cycle: ${cycle.join(' -> ')} (a load order must exist; a table may reference itself)`);
+    if (cycle)
+      this.problem(
+        ['tables'],
+        `foreign keys form a cycle: ${cycle.join(' -> ')} (a load order must exist; a table may reference itself)`,
+      );
   }
 }
 
@@ -384,9 +435,10 @@ function sameKind(a: ColumnDef, b: ColumnDef): boolean {
   return a.type === b.type && a.scale === b.scale && a.precision === b.precision;
 }
 
-
 function pathText(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(the file)';
+  return (
+    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(the file)'
+  );
 }
 
 /** A cycle of foreign keys between two or more tables, as the names along it; null when there is none. */

@@ -123,7 +123,8 @@ const bigint: ColumnType = {
     if (typeof value === 'string') return bigint.fromText(column, value.trim());
     const exact = exactNumber(value);
     if (exact !== undefined) return bigint.fromText(column, exact);
-    if (typeof value === 'number' && Number.isSafeInteger(value)) return bigint.fromText(column, String(value));
+    if (typeof value === 'number' && Number.isSafeInteger(value))
+      return bigint.fromText(column, String(value));
     return integerViolation(column, describe(value));
   },
   compare: (a, b) => compareBigint(a as string, b as string),
@@ -157,7 +158,10 @@ const decimal: ColumnType = {
       problems.push(['precision', `precision must be a whole number from 1 to 38, got ${precision}`]);
     if (scale === undefined) problems.push(['scale', 'decimal needs scale (0 to precision)']);
     else if (!Number.isInteger(scale) || scale < 0 || (precision !== undefined && scale > precision))
-      problems.push(['scale', `scale must be a whole number from 0 to precision (${precision}), got ${scale}`]);
+      problems.push([
+        'scale',
+        `scale must be a whole number from 0 to precision (${precision}), got ${scale}`,
+      ]);
     return problems;
   },
   fromText(column, text) {
@@ -195,8 +199,13 @@ const decimal: ColumnType = {
     if (typeof value === 'string') return decimal.fromText(column, value.trim());
     const exact = exactNumber(value);
     if (exact !== undefined) return decimal.fromText(column, exact);
-    if (typeof value === 'number' && Number.isFinite(value)) return decimal.fromText(column, plainNumber(value));
-    return violation(column.name, 'invalid_number', `${column.name} must be a decimal number, got ${describe(value)}`);
+    if (typeof value === 'number' && Number.isFinite(value))
+      return decimal.fromText(column, plainNumber(value));
+    return violation(
+      column.name,
+      'invalid_number',
+      `${column.name} must be a decimal number, got ${describe(value)}`,
+    );
   },
   compare: (a, b) => compareDecimal(a as string, b as string),
   avro: (column) => ({
@@ -256,7 +265,11 @@ const double: ColumnType = {
     const exact = exactNumber(value);
     if (exact !== undefined) return double.fromText(column, exact);
     if (typeof value === 'number') return finite(column, value, String(value));
-    return violation(column.name, 'invalid_number', `${column.name} must be a number, got ${describe(value)}`);
+    return violation(
+      column.name,
+      'invalid_number',
+      `${column.name} must be a number, got ${describe(value)}`,
+    );
   },
   compare: (a, b) => (a as number) - (b as number),
   avro: () => 'double',
@@ -296,7 +309,11 @@ const boolean: ColumnType = {
   fromJson(column, value) {
     if (typeof value === 'boolean') return value;
     if (typeof value === 'string') return boolean.fromText(column, value.trim());
-    return violation(column.name, 'invalid_boolean', `${column.name} must be true or false, got ${describe(value)}`);
+    return violation(
+      column.name,
+      'invalid_boolean',
+      `${column.name} must be true or false, got ${describe(value)}`,
+    );
   },
   compare: (a, b) => Number(a) - Number(b),
   avro: () => 'boolean',
@@ -311,7 +328,8 @@ const string: ColumnType = {
   exact: false,
   check(column) {
     const n = column.max_length;
-    if (n === undefined) return [['max_length', 'string needs max_length (1 to 65535); use text for unbounded text']];
+    if (n === undefined)
+      return [['max_length', 'string needs max_length (1 to 65535); use text for unbounded text']];
     if (!Number.isInteger(n) || n < 1 || n > 65535)
       return [['max_length', `max_length must be a whole number from 1 to 65535, got ${n}`]];
     return [];
@@ -321,13 +339,21 @@ const string: ColumnType = {
     // UTF-16 length bounds the count of code points, so most values need no count.
     const length = text.length > max ? codePoints(text) : 0;
     if (length > max)
-      return violation(column.name, 'too_long', `${column.name} is ${length} characters long, at most ${max} allowed`);
+      return violation(
+        column.name,
+        'too_long',
+        `${column.name} is ${length} characters long, at most ${max} allowed`,
+      );
     return text;
   },
   fromJson: (column, value) => textFromJson(string, column, value),
   compare: compareText,
   avro: () => 'string',
-  json: (c) => ({ type: 'string', maxLength: c.max_length, ...(c.pattern ? { pattern: `^(?:${c.pattern})$` } : {}) }),
+  json: (c) => ({
+    type: 'string',
+    maxLength: c.max_length,
+    ...(c.pattern ? { pattern: `^(?:${c.pattern})$` } : {}),
+  }),
 };
 
 /** 16 MiB of UTF-8: what every engine's text type (MariaDB longtext, PostgreSQL text) holds with room. */
@@ -342,7 +368,11 @@ const text: ColumnType = {
   check: () => [],
   fromText(column, value) {
     if (value.length * 3 > MAX_TEXT_BYTES && Buffer.byteLength(value) > MAX_TEXT_BYTES)
-      return violation(column.name, 'too_long', `${column.name} is over 16 MiB of UTF-8, the most a text holds`);
+      return violation(
+        column.name,
+        'too_long',
+        `${column.name} is over 16 MiB of UTF-8, the most a text holds`,
+      );
     return value;
   },
   fromJson: (column, value) => textFromJson(text, column, value),
@@ -395,7 +425,11 @@ const date: ColumnType = {
   },
   fromJson(column, value) {
     if (typeof value === 'string') return date.fromText(column, value.trim());
-    return violation(column.name, 'invalid_date', `${column.name} must be a date string YYYY-MM-DD, got ${describe(value)}`);
+    return violation(
+      column.name,
+      'invalid_date',
+      `${column.name} must be a date string YYYY-MM-DD, got ${describe(value)}`,
+    );
   },
   compare: compareText,
   avro: () => ({ type: 'int', logicalType: 'date' }),
@@ -409,7 +443,9 @@ const datetime: ColumnType = {
   ordered: true,
   exact: false,
   check: (column) =>
-    column.zone !== undefined && column.zone !== 'utc' ? [['zone', `zone must be utc, got '${String(column.zone)}'`]] : [],
+    column.zone !== undefined && column.zone !== 'utc'
+      ? [['zone', `zone must be utc, got '${String(column.zone)}'`]]
+      : [],
   fromText(column, text) {
     const iso = parseIsoDatetime(text) ?? (column.zone === 'utc' ? parseZonelessDatetime(text) : null);
     if (iso) return bounded(column, iso, compareText);
@@ -439,11 +475,23 @@ const datetime: ColumnType = {
 };
 
 /** A value of an ordered type against the column's min and max: out_of_range outside them. */
-function bounded(column: ColumnDef, value: Value, compare: (a: Value, b: Value) => number): Value | Violation {
+function bounded(
+  column: ColumnDef,
+  value: Value,
+  compare: (a: Value, b: Value) => number,
+): Value | Violation {
   if (column.min !== undefined && compare(value, column.min) < 0)
-    return violation(column.name, 'out_of_range', `${column.name} must be at least ${String(column.min)}, got ${String(value)}`);
+    return violation(
+      column.name,
+      'out_of_range',
+      `${column.name} must be at least ${String(column.min)}, got ${String(value)}`,
+    );
   if (column.max !== undefined && compare(value, column.max) > 0)
-    return violation(column.name, 'out_of_range', `${column.name} must be at most ${String(column.max)}, got ${String(value)}`);
+    return violation(
+      column.name,
+      'out_of_range',
+      `${column.name} must be at most ${String(column.max)}, got ${String(value)}`,
+    );
   return value;
 }
 

@@ -123,7 +123,8 @@ export class HashKeySet implements KeySet {
     this.slots = new Uint32Array(old.length * 2);
     this.mask = old.length - 1;
     this.size = 0;
-    for (let i = 0; i < old.length; i += 2) if (old[i] !== 0 || old[i + 1] !== 0) this.insert(old[i], old[i + 1]);
+    for (let i = 0; i < old.length; i += 2)
+      if (old[i] !== 0 || old[i + 1] !== 0) this.insert(old[i], old[i + 1]);
   }
 }
 

@@ -19,8 +19,22 @@ interface Reference {
 }
 
 /**
- * The rules that need more than one row: unique primary keys (the first row of a source wins) and
- * foreign keys (a NULL in a nullable foreign-key column is not checked). Rows come in batches so
+ * What a source does to rows already in the table: a batch insert refuses their keys, a historic load
+ * upserts by primary key, a restore (or the load of a table without a key) replaces them all.
+ */
+export type Existing = 'refuse' | 'upsert' | 'replace';
+
+interface Unique {
+  key: Key;
+  seen: KeySet;
+  /** The unique columns and the primary key's: the same row when an upsert finds both. */
+  withPrimary: Key | null;
+}
+
+/**
+ * The rules that need more than one row: unique primary and unique keys (the first row of a source
+ * wins; a NULL in a unique key is never a duplicate) and foreign keys (a NULL in a nullable foreign-key
+ * column is not checked). Rows come in batches so
  * that each batch costs one lookup per referenced table, whatever its size, all handed to `lookUp` at
  * once (one statement on MariaDB). Keys are held in KeySets (keys.ts), so memory stays bounded for
  * every key type. Engine-free: the lookups are injected.
@@ -28,18 +42,26 @@ interface Reference {
 export class RowGate {
   private readonly primary: Key | null;
   private readonly seen: KeySet | null;
+  private readonly uniques: Unique[];
   private readonly references: Reference[];
 
   constructor(
     private readonly table: TableDef,
     catalogue: Catalogue,
-    /** Payload inserts refuse keys already in the table; historic loads and restores replace them. */
-    private readonly refuseExisting: boolean,
+    private readonly existing: Existing,
     private readonly lookUp: KeyLookup,
     { checkReferences = true } = {},
   ) {
     this.primary = table.primary_key.length ? keyOf(table.primary_key) : null;
     this.seen = this.primary ? keySet(table, table.primary_key) : null;
+    this.uniques = table.unique.map((columns) => ({
+      key: keyOf(columns),
+      seen: keySet(table, columns),
+      withPrimary:
+        existing === 'upsert' && this.primary
+          ? keyOf([...columns, ...table.primary_key.filter((c) => !columns.includes(c))])
+          : null,
+    }));
     this.references = checkReferences
       ? table.foreign_keys.map((fk) => {
           const parent = catalogue.get(fk.references.table);
@@ -65,19 +87,45 @@ export class RowGate {
       columns: reference.fk.references.columns,
       keys: keys.values,
     }));
-    if (this.refuseExisting && this.primary) {
-      const key = this.primary;
-      requests.push({ table: this.table, columns: this.table.primary_key, keys: rows.map((r) => valuesOf(r, key)) });
-    }
+    const refuse = this.existing === 'refuse';
+    const ask = (key: Key) =>
+      requests.push({ table: this.table, columns: [...key.columns], keys: keyValuesOf(rows, key) });
+    if (refuse && this.primary) ask(this.primary);
+    const checkStored = this.existing !== 'replace';
+    if (checkStored) for (const u of this.uniques) ask(u.key);
     const found = requests.length > 0 ? await this.lookUp(requests) : [];
     unknown.forEach(({ reference, keys }, i) => {
       for (const k of keys.list) (found[i].has(k) ? reference.present : reference.absent).add(k);
     });
-    const existing = this.refuseExisting && this.primary ? found[unknown.length] : null;
-    return batch.map((c) => (c.ok ? this.checkRow(c.row, existing) : c));
+    let next = unknown.length;
+    const existing = refuse && this.primary ? found[next++] : null;
+    // A unique key already stored is taken, unless an upsert replaces the very row that holds it.
+    const taken: ((row: Row, value: KeyValue) => boolean)[] = [];
+    for (const u of this.uniques) {
+      const stored = checkStored ? found[next++] : null;
+      if (!stored || stored.size === 0) taken.push(() => false);
+      else if (!u.withPrimary) taken.push((_, v) => stored.has(v));
+      else {
+        const withPrimary = u.withPrimary;
+        const candidates = rows.filter((r) => stored.has(u.key.of(r)!));
+        const [same] = await this.lookUp([
+          {
+            table: this.table,
+            columns: [...withPrimary.columns],
+            keys: keyValuesOf(candidates, withPrimary),
+          },
+        ]);
+        taken.push((row, v) => stored.has(v) && !same.has(withPrimary.of(row)!));
+      }
+    }
+    return batch.map((c) => (c.ok ? this.checkRow(c.row, existing, taken) : c));
   }
 
-  private checkRow(row: Row, existing: Set<KeyValue> | null): Checked {
+  private checkRow(
+    row: Row,
+    existing: Set<KeyValue> | null,
+    taken: ((row: Row, value: KeyValue) => boolean)[],
+  ): Checked {
     for (const r of this.references) {
       const k = r.key.of(row);
       if (k === null || r.present.has(k) || this.accepted(r, k)) continue;
@@ -87,15 +135,26 @@ export class RowGate {
         message: `${r.key.describe(k)} does not exist in ${r.parent.name}`,
       });
     }
-    if (!this.primary) return { ok: true, row };
-    const k = this.primary.of(row)!;
-    if (existing?.has(k)) return refused(alreadyStored(this.table, k));
-    if (!this.seen!.add(k))
-      return refused({
-        column: keyColumn(this.table),
-        reason: 'duplicate_id',
-        message: `${this.primary.describe(k)} appears more than once in this source`,
-      });
+    const k = this.primary?.of(row) ?? null;
+    if (k !== null && existing?.has(k)) return refused(alreadyStored(this.table, k));
+    if (k !== null && this.seen!.has(k)) return refused(repeated(this.primary!, k));
+    // A row refused for a unique key must not hold its primary key (nor other unique values) for later rows.
+    const values: (KeyValue | null)[] = this.uniques.map((u) => u.key.of(row));
+    for (let i = 0; i < this.uniques.length; i++) {
+      const u = this.uniques[i];
+      const v = values[i];
+      if (v === null) continue;
+      if (taken[i](row, v))
+        return refused({
+          column: u.key.columns.join(',').slice(0, 64),
+          reason: 'duplicate_id',
+          message: `${u.key.describe(v)} already exists in ${this.table.name} (a unique key)`,
+        });
+      if (u.seen.has(v)) return refused(repeated(u.key, v));
+    }
+    for (let i = 0; i < this.uniques.length; i++)
+      if (values[i] !== null) this.uniques[i].seen.add(values[i]!);
+    if (k !== null) this.seen!.add(k);
     return { ok: true, row };
   }
 
@@ -131,6 +190,21 @@ export function alreadyStored(table: TableDef, key: KeyValue): Violation {
     reason: 'duplicate_id',
     message: `${keyOf(table.primary_key).describe(key)} already exists in ${table.name}`,
   };
+}
+
+function repeated(key: Key, k: KeyValue): Violation {
+  return {
+    column: key.columns.join(',').slice(0, 64),
+    reason: 'duplicate_id',
+    message: `${key.describe(k)} appears more than once in this source`,
+  };
+}
+
+/** The values of `key` in each row that has no NULL in it. */
+function keyValuesOf(rows: Row[], key: Key): Value[][] {
+  const out: Value[][] = [];
+  for (const r of rows) if (key.of(r) !== null) out.push(valuesOf(r, key));
+  return out;
 }
 
 /** The reject log's column for a key's violation: its columns, comma-separated. */

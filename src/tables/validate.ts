@@ -53,7 +53,11 @@ function compile(table: TableDef, column: ColumnDef): ColumnCheck {
   const rules = (value: Value | Violation): Value | Violation => {
     if (isViolation(value) || value === null) return value;
     if (pattern && !pattern.test(value as string))
-      return violation(name, 'pattern_mismatch', `${name} must match ${column.pattern}, got '${clip(String(value))}'`);
+      return violation(
+        name,
+        'pattern_mismatch',
+        `${name} must match ${column.pattern}, got '${clip(String(value))}'`,
+      );
     if (allowed && !allowed.has(value))
       return violation(
         name,
@@ -64,7 +68,8 @@ function compile(table: TableDef, column: ColumnDef): ColumnCheck {
   };
   const fromText = (text: string): Value | Violation => {
     if (text === '') return nullable ? null : missing(' (empty or only spaces)');
-    if (text.includes('\u0000')) return violation(name, 'invalid_character', `${name} contains a NUL character`);
+    if (text.includes('\u0000'))
+      return violation(name, 'invalid_character', `${name} contains a NUL character`);
     return rules(type.fromText(column, text));
   };
   return {
@@ -117,13 +122,21 @@ function compiledOf(table: TableDef): Compiled {
  * A checker of CSV records whose field i holds column `order[i]`: the table's column order for a file
  * without a header, the header's order otherwise.
  */
-function fieldsChecker(table: TableDef, checks: ColumnCheck[], order: number[]): (fields: string[]) => Checked {
+function fieldsChecker(
+  table: TableDef,
+  checks: ColumnCheck[],
+  order: number[],
+): (fields: string[]) => Checked {
   const expected = `expected ${order.length} fields (${order.map((i) => table.columns[i].csv_name).join(',')})`;
   return (fields) => {
     if (fields.length !== order.length)
       return {
         ok: false,
-        violation: { column: null, reason: 'wrong_field_count', message: `${expected}, got ${fields.length}` },
+        violation: {
+          column: null,
+          reason: 'wrong_field_count',
+          message: `${expected}, got ${fields.length}`,
+        },
       };
     const row: Row = {};
     for (let i = 0; i < fields.length; i++) {
@@ -178,7 +191,11 @@ export function checkObject(table: TableDef, value: unknown): Checked {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return {
       ok: false,
-      violation: { column: null, reason: 'not_an_object', message: `each row must be a JSON object with ${list}` },
+      violation: {
+        column: null,
+        reason: 'not_an_object',
+        message: `each row must be a JSON object with ${list}`,
+      },
     };
   }
   const object = value as Record<string, unknown>;
@@ -188,7 +205,11 @@ export function checkObject(table: TableDef, value: unknown): Checked {
       const shown = key.slice(0, 64).replace(/\0/g, '\u2400');
       return {
         ok: false,
-        violation: violation(shown, 'unknown_field', `'${shown}' is not a column of ${table.name}; columns: ${list}`),
+        violation: violation(
+          shown,
+          'unknown_field',
+          `'${shown}' is not a column of ${table.name}; columns: ${list}`,
+        ),
       };
     }
   }

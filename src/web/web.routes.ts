@@ -23,7 +23,10 @@ const css = { '/dashboard.css': { file: path.join(here, 'dashboard.css'), type: 
  * The page for people at `/`: the hiring dashboard, fed by the JSON metrics endpoints, when the
  * catalogue has the demo tables; otherwise a page that lists the catalogue's tables and links to /docs.
  */
-export const webRoutes: FastifyPluginAsync<{ dashboard: boolean; tables: string[] }> = async (app, options) => {
+export const webRoutes: FastifyPluginAsync<{ dashboard: boolean; tables: string[] }> = async (
+  app,
+  options,
+) => {
   const assets = options.dashboard ? { ...dashboard, ...css } : css;
   const serve = (url: string, type: string, body: Buffer | string) =>
     app.get(url, { schema: { hide: true } }, async (_request, reply) =>

@@ -28,7 +28,22 @@ const [table] = parseCatalogue(
   'every.yaml',
 );
 
-const good = ['1', '2', '3', '4', 'true', 'abcd', 'text', '2021-01-01', '2021-01-01T00:00:00Z', '', '', '', '', '0'];
+const good = [
+  '1',
+  '2',
+  '3',
+  '4',
+  'true',
+  'abcd',
+  'text',
+  '2021-01-01',
+  '2021-01-01T00:00:00Z',
+  '',
+  '',
+  '',
+  '',
+  '0',
+];
 const at = (name: string) => table.columns.findIndex((c) => c.name === name);
 
 /** The row with one field changed, checked: the value, or `column:reason`. */
@@ -129,7 +144,10 @@ describe('every column type from JSON', () => {
   };
   /** The row with one key changed; `undefined` leaves the key out. */
   const json = (name: string, value: unknown) => {
-    const r = checkObject(table, value === undefined ? { ...row, [name]: undefined } : { ...row, [name]: value });
+    const r = checkObject(
+      table,
+      value === undefined ? { ...row, [name]: undefined } : { ...row, [name]: value },
+    );
     return r.ok ? r.row[name] : `${r.violation.column}:${r.violation.reason}`;
   };
 
@@ -137,7 +155,11 @@ describe('every column type from JSON', () => {
     ['b', new LosslessNumber('9223372036854775807'), '9223372036854775807'],
     ['b', 9007199254740991, '9007199254740991'],
     ['b', 1.5, 'b:invalid_integer'],
-    ['d', new LosslessNumber('12345678901234567890.123456789012345678'), '12345678901234567890.123456789012345678'],
+    [
+      'd',
+      new LosslessNumber('12345678901234567890.123456789012345678'),
+      '12345678901234567890.123456789012345678',
+    ],
     ['d', 0.1, '0.100000000000000000'],
     ['d', 1e-7, '0.000000100000000000'],
     ['i', new LosslessNumber('42'), 42],
@@ -167,7 +189,11 @@ describe('every column type from JSON', () => {
       (v) => new LosslessNumber(v),
     );
     const r = checkObject(table, body);
-    expect(r.ok && r.row).toMatchObject({ b: '-9223372036854775808', d: '12345678901234567890.123456789012345678', f: 1e308 });
+    expect(r.ok && r.row).toMatchObject({
+      b: '-9223372036854775808',
+      d: '12345678901234567890.123456789012345678',
+      f: 1e308,
+    });
   });
 });
 

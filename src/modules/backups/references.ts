@@ -4,7 +4,15 @@ import { existingKeys } from '../../db/rows.js';
 import { AppError } from '../../errors.js';
 import { columnOf, type Catalogue } from '../../tables/catalogue.js';
 import { typeOf } from '../../tables/column-types.js';
-import { keyOf, keySet, keyValue, keyValues, type Key, type KeySet, type KeyValue } from '../../tables/keys.js';
+import {
+  keyOf,
+  keySet,
+  keyValue,
+  keyValues,
+  type Key,
+  type KeySet,
+  type KeyValue,
+} from '../../tables/keys.js';
 import type { Row, TableDef, Value } from '../../tables/types.js';
 import { distinctKeys, findOrphans } from './backups.repo.js';
 
@@ -42,7 +50,12 @@ function linksOf(catalogue: Catalogue, table: TableDef): { own: Link[]; children
     children: catalogue
       .referencesTo(table.name)
       .filter((r) => r.table.name !== table.name)
-      .map((r) => ({ child: r.table, columns: r.key.columns, parent: table, parentColumns: r.key.references.columns })),
+      .map((r) => ({
+        child: r.table,
+        columns: r.key.columns,
+        parent: table,
+        parentColumns: r.key.references.columns,
+      })),
   };
 }
 
@@ -137,7 +150,10 @@ export class ReferenceCheck {
       for (const row of rows) {
         const k = key.of(row);
         if (k !== null && !present.has(k) && !absent.has(k) && !unknown.has(k))
-          unknown.set(k, link.columns.map((c) => row[c]));
+          unknown.set(
+            k,
+            link.columns.map((c) => row[c]),
+          );
       }
       if (unknown.size > 0) {
         const found = await existingKeys(this.db, this.caps, {

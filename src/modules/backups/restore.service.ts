@@ -97,7 +97,7 @@ async function restoreRows(
 ): Promise<number> {
   // Only duplicate keys are checked per record. A broken foreign key is a conflict of the whole restore
   // (409, naming the keys), not a bad record: the references are checked apart, see references.ts.
-  const gate = new RowGate(table, ctx.catalogue, false, keysOn(job.lookups, ctx.engine.caps), {
+  const gate = new RowGate(table, ctx.catalogue, 'replace', keysOn(job.lookups, ctx.engine.caps), {
     checkReferences: false,
   });
   const references = new ReferenceCheck(job.lookups, ctx.engine.caps, ctx.catalogue, table);

@@ -74,7 +74,7 @@ export async function insertBatch(
   try {
     result = await withRetry(ctx, () =>
       engine.batchTransaction(async (tx) => {
-        const gate = new RowGate(table, ctx.catalogue, true, tx.existingKeys);
+        const gate = new RowGate(table, ctx.catalogue, 'refuse', tx.existingKeys);
         const results = await gate.check(candidates.map((c) => c.checked));
         const now = new Date().toISOString();
         const rows: Row[] = [];
@@ -155,10 +155,19 @@ async function withRetry<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
       // A deadlock rolled the whole batch back, so it is safe to run again, after a random pause that
       // keeps the same batches from meeting again. Busy means a long writer holds the table (an SQLite
       // load): one more try, then the caller gets 503 to come back later.
-      const kind = e instanceof TakenMeanwhile ? 'deadlock' : ctx.engine.classify(e);
+      // A unique key that another batch stored between this one's check and its insert: run again, and
+      // the check refuses the row as duplicate_id.
+      const failure = e instanceof TakenMeanwhile ? 'deadlock' : ctx.engine.classify(e);
+      const kind = failure === 'unique_violation' ? 'deadlock' : failure;
       const again = kind === 'deadlock' ? attempt < ATTEMPTS : kind === 'busy' && attempt < 2;
-      if (!again && e instanceof TakenMeanwhile)
-        throw new AppError('database_busy', 'other writers keep taking ids of this batch; try again shortly');
+      if (!again && (e instanceof TakenMeanwhile || failure === 'unique_violation'))
+        throw new AppError(
+          'database_busy',
+          'other writers keep taking keys of this batch; try again shortly',
+          {
+            cause: e,
+          },
+        );
       if (!again) throw e;
       if (kind === 'deadlock') await setTimeout(Math.random() * 20 * attempt);
     }

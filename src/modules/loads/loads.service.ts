@@ -72,9 +72,10 @@ export async function loadCsv(
   const reasons: Record<string, number> = {};
   try {
     await engine.bulkJob(async (job) => {
-      const gate = new RowGate(table, ctx.catalogue, false, keysOn(job.lookups, engine.caps));
       // Without a key there is nothing to upsert by: the file's rows become the table.
-      const writer = await job.writer(table, table.primary_key.length ? 'upsert' : 'replace');
+      const mode = table.primary_key.length ? 'upsert' : 'replace';
+      const gate = new RowGate(table, ctx.catalogue, mode, keysOn(job.lookups, engine.caps));
+      const writer = await job.writer(table, mode);
       let batch: { line: number; raw: string; checked: Checked }[] = [];
       // Rejects wait here until there are enough of them: writing them ends the writer's bulk statement.
       let rejects: RejectRecord[] = [];

@@ -65,7 +65,7 @@ export const tablesRoutes: FastifyPluginAsyncTypebox<{ ctx: Context }> = async (
     '/tables/:table',
     {
       schema: {
-        summary: "One table of the catalogue: columns, types, keys, CSV options and its row count",
+        summary: 'One table of the catalogue: columns, types, keys, CSV options and its row count',
         tags: ['tables'],
         params: TableParams,
         response: { 200: TableResponse, ...errors(404, 503) },
