@@ -14,17 +14,23 @@ export interface Side {
   url: string;
   /** Runs SQL in the client against `which` database; answers the elapsed ms. */
   sql(which: 'dp' | 'base', text: string): Promise<number>;
+  /** Runs SQL in the client against `which` database; answers its output (tab-separated, no header). */
+  query(which: 'dp' | 'base', text: string): Promise<string>;
   /** Runs a SQL file against the baseline database; answers the elapsed ms. */
   replay(file: string): Promise<number>;
-  /** The engine's own bulk loader, the clean CSV into the baseline's empty hired_employees. */
-  load(csv: string): Promise<number>;
-  /** The engine's dump of hired_employees to `file`. */
-  dump(file: string): Promise<number>;
+  /**
+   * The engine's own bulk loader, the clean CSV into the baseline's empty `table` (hired_employees by
+   * default). `mariadbColumns`: LOAD DATA's column list and SET clause for a table other than
+   * hired_employees (see wide.ts).
+   */
+  load(csv: string, table?: string, mariadbColumns?: string): Promise<number>;
+  /** The engine's dump of `table` to `file`. */
+  dump(file: string, table?: string): Promise<number>;
   /** Replays `dump`'s file into the baseline database (after emptying the table, where the dump does not). */
-  restore(file: string): Promise<number>;
-  count(which: 'dp' | 'base'): Promise<number>;
-  /** Names of hired_employees' indexes in `which` database, sorted: the baselines must keep the same. */
-  indexes(which: 'dp' | 'base'): Promise<string[]>;
+  restore(file: string, table?: string): Promise<number>;
+  count(which: 'dp' | 'base', table?: string): Promise<number>;
+  /** Names of `table`'s indexes in `which` database, sorted: the baselines must keep the same. */
+  indexes(which: 'dp' | 'base', table?: string): Promise<string[]>;
   create(): Promise<void>;
   drop(): Promise<void>;
   /** How the metrics SQL is written for this client: `?`/`$n` parameters inlined. */
@@ -32,6 +38,9 @@ export interface Side {
 }
 
 const DB = { dp: 'dataport_bench', base: 'dataport_bench_base' };
+const HE = 'hired_employees';
+/** hired_employees' columns for LOAD DATA: the CSV's '2021-01-01T10:00:00Z' becomes a DATETIME in the server. */
+const HE_COLUMNS = `(id, name, @dt, department_id, job_id) SET datetime = REPLACE(LEFT(@dt, 19), 'T', ' ')`;
 
 /** Runs a shell command; answers elapsed ms (and stdout). @throws on a non-zero exit, with stderr */
 export function sh(command: string): Promise<{ ms: number; stdout: string }> {
@@ -62,25 +71,26 @@ function mariadb(): Side {
     engine: 'mariadb',
     url: `mysql://root@127.0.0.1:3306/${DB.dp}`,
     sql,
+    query: async (which, text) => (await sh(`${client(DB[which])} -N -e ${quoteSh(text)}`)).stdout.trim(),
     replay: async (file) => (await sh(`${client(DB.base)} < ${quoteSh(file)}`)).ms,
-    // The CSV's '2021-01-01T10:00:00Z' becomes a DATETIME in the server, as dataport converts it in Node.
-    load: (csv) =>
+    // Datetimes become DATETIMEs in the server (HE_COLUMNS), as dataport converts them in Node.
+    load: (csv, table = HE, columns = HE_COLUMNS) =>
       sql(
         'base',
-        `LOAD DATA LOCAL INFILE '${csv}' INTO TABLE hired_employees CHARACTER SET utf8mb4 ` +
+        `LOAD DATA LOCAL INFILE '${csv}' INTO TABLE ${table} CHARACTER SET utf8mb4 ` +
           `FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' LINES TERMINATED BY '\\n' ` +
-          `(id, name, @dt, department_id, job_id) SET datetime = REPLACE(LEFT(@dt, 19), 'T', ' ')`,
+          columns,
       ),
-    dump: async (file) =>
-      (await sh(`mariadb-dump -h127.0.0.1 -P3306 -uroot ${DB.base} hired_employees > ${quoteSh(file)}`)).ms,
+    dump: async (file, table = HE) =>
+      (await sh(`mariadb-dump -h127.0.0.1 -P3306 -uroot ${DB.base} ${table} > ${quoteSh(file)}`)).ms,
     // The dump drops and recreates the table itself.
     restore: async (file) => (await sh(`${client(DB.base)} < ${quoteSh(file)}`)).ms,
-    count: async (which) =>
-      Number((await sh(`${client(DB[which])} -N -e 'SELECT COUNT(*) FROM hired_employees'`)).stdout.trim()),
-    indexes: async (which) =>
+    count: async (which, table = HE) =>
+      Number((await sh(`${client(DB[which])} -N -e 'SELECT COUNT(*) FROM ${table}'`)).stdout.trim()),
+    indexes: async (which, table = HE) =>
       lines(
         await sh(
-          `${client(DB[which])} -N -e "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'hired_employees' ORDER BY 1"`,
+          `${client(DB[which])} -N -e "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = '${table}' ORDER BY 1"`,
         ),
       ),
     async create() {
@@ -106,25 +116,27 @@ function postgres(): Side {
     engine: 'postgres',
     url: `postgres://postgres@127.0.0.1:5432/${DB.dp}`,
     sql,
+    query: async (which, text) =>
+      (await sh(`${client(DB[which])} -At -F ',' -c ${quoteSh(text)}`)).stdout.trim(),
     replay: async (file) => (await sh(`${client(DB.base)} -f ${quoteSh(file)}`)).ms,
-    load: async (csv) =>
-      (await sh(`${client(DB.base)} -c ${quoteSh(`\\copy hired_employees FROM '${csv}' WITH (FORMAT csv)`)}`))
-        .ms,
-    dump: async (file) =>
+    // CSV mode reads an unquoted empty field as NULL, as dataport's catalogue does by default.
+    load: async (csv, table = HE) =>
+      (await sh(`${client(DB.base)} -c ${quoteSh(`\\copy ${table} FROM '${csv}' WITH (FORMAT csv)`)}`)).ms,
+    dump: async (file, table = HE) =>
       (
         await sh(
-          `pg_dump -h127.0.0.1 -p5432 -Upostgres --data-only -t hired_employees -f ${quoteSh(file)} ${DB.base}`,
+          `pg_dump -h127.0.0.1 -p5432 -Upostgres --data-only -t ${table} -f ${quoteSh(file)} ${DB.base}`,
         )
       ).ms,
     // A data-only dump needs an empty table: TRUNCATE first, in the same timed client run.
-    restore: async (file) =>
-      (await sh(`${client(DB.base)} -c 'TRUNCATE hired_employees' -f ${quoteSh(file)}`)).ms,
-    count: async (which) =>
-      Number((await sh(`${client(DB[which])} -At -c 'SELECT COUNT(*) FROM hired_employees'`)).stdout.trim()),
-    indexes: async (which) =>
+    restore: async (file, table = HE) =>
+      (await sh(`${client(DB.base)} -c 'TRUNCATE ${table}' -f ${quoteSh(file)}`)).ms,
+    count: async (which, table = HE) =>
+      Number((await sh(`${client(DB[which])} -At -c 'SELECT COUNT(*) FROM ${table}'`)).stdout.trim()),
+    indexes: async (which, table = HE) =>
       lines(
         await sh(
-          `${client(DB[which])} -At -c "SELECT indexname FROM pg_indexes WHERE tablename = 'hired_employees' ORDER BY 1"`,
+          `${client(DB[which])} -At -c "SELECT indexname FROM pg_indexes WHERE tablename = '${table}' ORDER BY 1"`,
         ),
       ),
     async create() {
@@ -139,7 +151,8 @@ function postgres(): Side {
   };
 }
 
-const INDEX_SQL = `SELECT sql || ';' FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'hired_employees' AND sql IS NOT NULL`;
+const indexSql = (table: string) =>
+  `SELECT sql || ';' FROM sqlite_schema WHERE type = 'index' AND tbl_name = '${table}' AND sql IS NOT NULL`;
 
 function sqlite(dir: string): Side {
   const file = { dp: join(dir, `${DB.dp}.sqlite`), base: join(dir, `${DB.base}.sqlite`) };
@@ -150,25 +163,28 @@ function sqlite(dir: string): Side {
     engine: 'sqlite',
     url: `sqlite:${file.dp}`,
     sql,
+    query: async (which, text) =>
+      (await sh(`${client(which)} -separator ',' ${quoteSh(text)}`)).stdout.trim(),
     replay: async (f) => (await sh(`${client('base')} < ${quoteSh(f)}`)).ms,
-    load: async (csv) =>
-      (await sh(`${client('base')} ${quoteSh(`.import --csv ${csv} hired_employees`)}`)).ms,
+    // `.import` has no NULL: an empty field stays '' (text), which is no slower to write than a NULL.
+    load: async (csv, table = HE) =>
+      (await sh(`${client('base')} ${quoteSh(`.import --csv ${csv} ${table}`)}`)).ms,
     // `.dump TABLE` leaves out the table's indexes (sqlite3 3.40), and a restore without them is a
     // third of the work: the index statements follow the dump, as a whole-database `.dump` writes them.
-    dump: async (f) =>
-      (await sh(`${client('base')} '.dump hired_employees' ${quoteSh(INDEX_SQL)} > ${quoteSh(f)}`)).ms,
+    dump: async (f, table = HE) =>
+      (await sh(`${client('base')} '.dump ${table}' ${quoteSh(indexSql(table))} > ${quoteSh(f)}`)).ms,
     // The dump recreates the table (and its indexes): drop it first, in the timed run.
-    restore: async (f) => {
-      const drop = join(dir, 'drop.sql');
-      writeFileSync(drop, 'DROP TABLE hired_employees;\n');
+    restore: async (f, table = HE) => {
+      const drop = join(dir, `drop-${table}.sql`);
+      writeFileSync(drop, `DROP TABLE ${table};\n`);
       return (await sh(`cat ${quoteSh(drop)} ${quoteSh(f)} | ${client('base')}`)).ms;
     },
-    count: async (which) =>
-      Number((await sh(`${client(which)} 'SELECT COUNT(*) FROM hired_employees'`)).stdout.trim()),
-    indexes: async (which) =>
+    count: async (which, table = HE) =>
+      Number((await sh(`${client(which)} 'SELECT COUNT(*) FROM ${table}'`)).stdout.trim()),
+    indexes: async (which, table = HE) =>
       lines(
         await sh(
-          `${client(which)} "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'hired_employees' ORDER BY 1"`,
+          `${client(which)} "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = '${table}' ORDER BY 1"`,
         ),
       ),
     async create() {

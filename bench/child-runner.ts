@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon, { type Result } from 'autocannon';
 import {
@@ -27,20 +29,36 @@ export interface ChildResult {
 }
 
 // Compiled dist/ in plain Node, as production runs it (see bench/child.mjs).
-const CHILD = ['--max-semi-space-size=8', 'bench/child.mjs']; // the flag of the Dockerfile and start:prod
+export const NODE_FLAGS = ['--max-semi-space-size=8']; // the flag of the Dockerfile and start:prod
+const CHILD = [...NODE_FLAGS, 'bench/child.mjs'];
 
-function start(op: string, env: Record<string, string>) {
+/**
+ * The bench's own copy of the compiled tree (dist/ and the catalogues beside it, as DEMO_CATALOGUE finds
+ * them), taken right after `npm run build`: others working in the same tree rebuild dist/ (the build
+ * deletes it first), and a run of half an hour must not lose its code halfway or change it between
+ * engines. Inside bench/, so that node_modules resolves as it does for dist/.
+ */
+export const BUILD = resolve('bench/.build');
+export function snapshotDist(): string {
+  rmSync(BUILD, { recursive: true, force: true });
+  mkdirSync(BUILD, { recursive: true });
+  cpSync('dist', join(BUILD, 'dist'), { recursive: true });
+  cpSync('catalogues', join(BUILD, 'catalogues'), { recursive: true });
+  return join(BUILD, 'dist');
+}
+
+function start(op: string, env: Record<string, string>, table?: string) {
   // BENCH_PROF=dir writes a CPU profile of every dataport operation there (node --cpu-prof).
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
-  return spawn(process.execPath, [...prof, ...CHILD, op], {
-    env: { ...process.env, ...env },
+  return spawn(process.execPath, [...prof, ...CHILD, op, ...(table ? [table] : [])], {
+    env: { BENCH_DIST: join(BUILD, 'dist'), ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
 }
 
-/** Runs one dataport operation in a child process; answers its time and peak RSS. */
-export function child(op: string, env: Record<string, string>): Promise<ChildResult> {
-  const proc = start(op, env);
+/** Runs one dataport operation on `table` (hired_employees) in a child process; answers its time and peak RSS. */
+export function child(op: string, env: Record<string, string>, table?: string): Promise<ChildResult> {
+  const proc = start(op, env, table);
   proc.stdin.end();
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
@@ -48,7 +66,8 @@ export function child(op: string, env: Record<string, string>): Promise<ChildRes
     proc.on('close', (code) => {
       const last = out.trim().split('\n').pop() ?? '';
       if (code === 0 && last.startsWith('{')) resolve(JSON.parse(last));
-      else reject(new Error(`bench child ${op} exited ${code}: ${out.slice(-500)}`));
+      else
+        reject(new Error(`bench child ${op}${table ? ` ${table}` : ''} exited ${code}: ${out.slice(-500)}`));
     }),
   );
 }

@@ -13,6 +13,8 @@ export interface Measure {
   target?: number;
   /** Also required: dataport's median under this many seconds. */
   underSeconds?: number;
+  /** Also required: dataport's median peak RSS (fresh process) under this many MB. */
+  maxRssMB?: number;
   note?: string;
 }
 
@@ -38,7 +40,10 @@ export function verdict(m: Measure): string {
   if (m.target === undefined) return '—';
   const dp = median(m.dp);
   const ratio = dp / median(m.base);
-  const ok = ratio <= m.target && (m.underSeconds === undefined || dp / 1000 < m.underSeconds);
+  const ok =
+    ratio <= m.target &&
+    (m.underSeconds === undefined || dp / 1000 < m.underSeconds) &&
+    (m.maxRssMB === undefined || median(m.rss) < m.maxRssMB);
   return ok ? 'met' : 'MISSED';
 }
 
@@ -46,6 +51,7 @@ function targetText(m: Measure): string {
   if (m.target === undefined) return '—';
   let t = `≤ ${m.target.toFixed(2)}`;
   if (m.underSeconds !== undefined) t += ` and < ${m.underSeconds} s`;
+  if (m.maxRssMB !== undefined) t += `, RSS < ${m.maxRssMB} MB`;
   return t;
 }
 
@@ -85,5 +91,37 @@ export function sizes(
     (l) =>
       `| ${l.engine} | ${l.what} | ${(l.bytes / 1e6).toFixed(1)} MB | ${(l.dumpBytes / 1e6).toFixed(1)} MB | ${(l.dumpBytes / l.bytes).toFixed(2)} |`,
   );
+  return [head, ...body].join('\n');
+}
+
+export interface ServerLine {
+  engine: EngineName;
+  mode: 'dist' | 'tsx';
+  /** Per run: the server's peak RSS after each step, and over the whole sequence. */
+  steps: { op: string; ms: number; peakMB: number }[][];
+  peakMB: number[];
+  treeMB: number[];
+  /** Median peak RSS of the same operations, each in a fresh process (the table above). */
+  fresh: { load?: number; backup?: number; restore?: number };
+}
+
+/** Memory across operations: one running server, load + backup + restore, peak RSS read from /proc. */
+export function serverTable(lines: ServerLine[], targetMB = 200): string {
+  const head =
+    `| engine | server | peak RSS MB after load / backup / restore (median) | server peak RSS MB | process tree MB | fresh-process peaks load / backup / restore MB | target: server < ${targetMB} MB | |\n` +
+    '|---|---|---:|---:|---:|---:|---|---|';
+  const body = lines.map((l) => {
+    const at = (op: string) => {
+      const xs = l.steps.map((run) => run.find((s) => s.op === op)?.peakMB ?? NaN);
+      return Math.round(median(xs));
+    };
+    const peak = Math.round(median(l.peakMB));
+    const fresh = [l.fresh.load, l.fresh.backup, l.fresh.restore].map((x) =>
+      x === undefined ? '—' : Math.round(x),
+    );
+    const target = l.mode === 'dist' ? `< ${targetMB}` : '— (informative)';
+    const ok = l.mode === 'dist' ? (peak < targetMB ? 'met' : 'MISSED') : '—';
+    return `| ${l.engine} | ${l.mode === 'dist' ? 'node dist/server.js (start:prod)' : 'npm start (tsx)'} | ${at('load hired_employees')} / ${at('backup hired_employees')} / ${at('restore hired_employees')} | ${peak} | ${Math.round(median(l.treeMB))} | ${fresh.join(' / ')} | ${target} | ${ok} |`;
+  });
   return [head, ...body].join('\n');
 }
