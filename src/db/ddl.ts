@@ -58,7 +58,10 @@ export function createTableFor(
   if (table.primary_key.length > 0)
     builder = builder.addPrimaryKeyConstraint(`${table.name}_pkey`, table.primary_key as never[]);
   table.unique.forEach((columns, i) => {
-    builder = builder.addUniqueConstraint(constraintName('uq', table.name, columns, i + 1), columns as never[]);
+    builder = builder.addUniqueConstraint(
+      constraintName('uq', table.name, columns, i + 1),
+      columns as never[],
+    );
   });
   const names = foreignKeyNames(table);
   table.foreign_keys.forEach((fk, i) => {

@@ -69,7 +69,10 @@ export async function currentVersion(migrator: Migrator): Promise<string | null>
  * wait for each other (SchemaReader.exclusive).
  * @throws AppError migration_failed
  */
-export async function ensureCatalogueTables(engine: Engine, catalogue: Pick<Catalogue, 'tables'>): Promise<string[]> {
+export async function ensureCatalogueTables(
+  engine: Engine,
+  catalogue: Pick<Catalogue, 'tables'>,
+): Promise<string[]> {
   return engine.schema.exclusive(async (db) => {
     const created: string[] = [];
     const problems: string[] = [];
@@ -78,13 +81,19 @@ export async function ensureCatalogueTables(engine: Engine, catalogue: Pick<Cata
       if (shape) {
         const differences = compareTable(engine, table, shape);
         if (differences.length > 0)
-          problems.push(`table ${table.name} exists but differs from the catalogue: ${differences.join('; ')}`);
+          problems.push(
+            `table ${table.name} exists but differs from the catalogue: ${differences.join('; ')}`,
+          );
         continue;
       }
       try {
         await createTableFor(db, engine.caps, table).execute();
       } catch (e) {
-        throw new AppError('migration_failed', `creating table ${table.name} failed: ${(e as Error).message}`, { cause: e });
+        throw new AppError(
+          'migration_failed',
+          `creating table ${table.name} failed: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
       created.push(table.name);
     }
@@ -102,9 +111,13 @@ async function addForeignKeyIndexes(engine: Engine, db: Kysely<any>, table: Tabl
     try {
       await db.schema.createIndex(index.name).on(table.name).columns(index.columns).execute();
     } catch (e) {
-      throw new AppError('migration_failed', `creating index ${index.name} on ${table.name} failed: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new AppError(
+        'migration_failed',
+        `creating index ${index.name} on ${table.name} failed: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
   }
 }
@@ -131,6 +144,8 @@ export function compareTable(engine: Engine, table: TableDef, shape: TableShape)
     if (!known.has(name)) out.push(`column ${name} is in the database, not in the catalogue`);
   const key = (columns: readonly string[]) => (columns.length ? `(${columns.join(', ')})` : 'none');
   if (key(shape.primaryKey) !== key(table.primary_key))
-    out.push(`primary key is ${key(shape.primaryKey)} in the database, ${key(table.primary_key)} in the catalogue`);
+    out.push(
+      `primary key is ${key(shape.primaryKey)} in the database, ${key(table.primary_key)} in the catalogue`,
+    );
   return out;
 }

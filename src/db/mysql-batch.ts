@@ -32,10 +32,17 @@ export function mysqlBatch(conn: Connection, trx: Kysely<any>, caps: DialectCaps
  * request (NULL beyond their own); a position whose type differs between requests is cast to text,
  * so that UNION's common type converts no value. Also the second look after a duplicate key.
  */
-async function existingKeys(trx: Kysely<any>, caps: DialectCaps, requests: KeyRequest[]): Promise<Set<KeyValue>[]> {
+async function existingKeys(
+  trx: Kysely<any>,
+  caps: DialectCaps,
+  requests: KeyRequest[],
+): Promise<Set<KeyValue>[]> {
   const width = Math.max(0, ...requests.map((r) => r.columns.length));
   const defs = requests.map((r) => r.columns.map((c) => columnOf(r.table, c)));
-  const cast = Array.from({ length: width }, (_, p) => new Set(defs.filter((d) => d.length > p).map((d) => d[p].type)).size > 1);
+  const cast = Array.from(
+    { length: width },
+    (_, p) => new Set(defs.filter((d) => d.length > p).map((d) => d[p].type)).size > 1,
+  );
   const parts: string[] = [];
   const parameters: unknown[] = [];
   requests.forEach((request, i) => {
@@ -43,7 +50,11 @@ async function existingKeys(trx: Kysely<any>, caps: DialectCaps, requests: KeyRe
     if (keys.length === 0) return;
     const columns = request.columns.map(quote);
     const select = Array.from({ length: width }, (_, p) =>
-      p >= columns.length ? `NULL AS k${p}` : cast[p] ? `CAST(${columns[p]} AS CHAR) AS k${p}` : `${columns[p]} AS k${p}`,
+      p >= columns.length
+        ? `NULL AS k${p}`
+        : cast[p]
+          ? `CAST(${columns[p]} AS CHAR) AS k${p}`
+          : `${columns[p]} AS k${p}`,
     );
     let where: string;
     const ids = integerKeys(request);
@@ -95,7 +106,7 @@ async function insertNew(
   const taken: KeyValue[] = [];
   const keyOfRow = primaryKeyOf(table);
   const key = table.primary_key;
-  for (let i = 0; i < pending.length; ) {
+  for (let i = 0; i < pending.length;) {
     const { sql, values, end } = insertSql(table, caps, pending, i);
     try {
       await query(conn, sql, values);

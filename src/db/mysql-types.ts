@@ -117,4 +117,3 @@ function holds(reported: string, n: number): boolean {
 export function mysqlReportedType(columnType: string): string {
   return columnType.toLowerCase().replace(/^(int|bigint|smallint|mediumint)\(\d+\)/, '$1');
 }
-

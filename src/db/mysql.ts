@@ -4,7 +4,15 @@ import { PassThrough, Readable } from 'node:stream';
 import { Kysely, MysqlDialect, sql } from 'kysely';
 import mysql from 'mysql2';
 import type { Row, TableDef } from '../tables/types.js';
-import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, SchemaReader, WriteMode } from './engine.js';
+import type {
+  BulkJob,
+  BulkWriter,
+  DbFailure,
+  DialectCaps,
+  Engine,
+  SchemaReader,
+  WriteMode,
+} from './engine.js';
 import { spacedDatetimes } from './datetime-text.js';
 import { mysqlReportedType, mysqlString, mysqlTypes } from './mysql-types.js';
 import { planSwap } from './mysql-swap.js';
@@ -177,7 +185,9 @@ export function createMysqlEngine(url: string | ServerUrl): Engine {
       // GET_LOCK is held by the connection: Kysely's connection() keeps one for the whole of fn.
       exclusive: (fn) =>
         db.connection().execute(async (conn) => {
-          const { rows } = await sql<{ ok: unknown }>`SELECT GET_LOCK('dataport_catalogue', 60) AS ok`.execute(conn);
+          const { rows } = await sql<{
+            ok: unknown;
+          }>`SELECT GET_LOCK('dataport_catalogue', 60) AS ok`.execute(conn);
           if (Number(rows[0]?.ok) !== 1) throw new Error('could not take the catalogue lock in 60 s');
           try {
             return await fn(conn);
@@ -202,7 +212,10 @@ async function describeMysql(db: Kysely<any>, table: string): Promise<TableShape
   for (const p of parts) indexes.set(p.name, [...(indexes.get(p.name) ?? []), p.column]);
   return {
     columns: new Map(
-      columns.map((c) => [c.name, { type: mysqlReportedType(String(c.type)), nullable: c.nullable === 'YES' }]),
+      columns.map((c) => [
+        c.name,
+        { type: mysqlReportedType(String(c.type)), nullable: c.nullable === 'YES' },
+      ]),
     ),
     primaryKey: indexes.get('PRIMARY') ?? [],
     indexes: [...indexes.values()],

@@ -28,7 +28,9 @@ export function postgresBatch<T>(
         // ON CONFLICT waits for a concurrent writer of the same key and skips the row if it commits;
         // RETURNING names the rows stored, so the others are the keys that writer took.
         const { sql, parameters } = insertQuery(table, caps, byKey(table, rows));
-        const { rows: stored } = await trx.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, parameters));
+        const { rows: stored } = await trx.executeQuery<Record<string, unknown>>(
+          CompiledQuery.raw(sql, parameters),
+        );
         if (table.primary_key.length === 0 || stored.length === rows.length) return [];
         const defs = table.primary_key.map((c) => columnOf(table, c));
         const ours = new Set(stored.map((r) => keyValue(defs.map((d) => caps.decodeValue(d, r[d.name])))));

@@ -6,7 +6,15 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import Cursor from 'pg-cursor';
 import type { Row, TableDef } from '../tables/types.js';
-import type { BulkJob, BulkWriter, DbFailure, DialectCaps, Engine, SchemaReader, WriteMode } from './engine.js';
+import type {
+  BulkJob,
+  BulkWriter,
+  DbFailure,
+  DialectCaps,
+  Engine,
+  SchemaReader,
+  WriteMode,
+} from './engine.js';
 import { spacedDatetimes } from './datetime-text.js';
 import { nativeWriter, streamInto, type StreamLoad } from './native-writer.js';
 import { postgresBatch } from './postgres-batch.js';
@@ -273,7 +281,9 @@ async function postgresWriter(job: JobParts, table: TableDef, mode: WriteMode): 
     async merge(stage) {
       const order = key.length ? ` ORDER BY ${key.map(quote).join(', ')}` : '';
       const select = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quote(stage)}${order}`;
-      const updates = columns.filter((c) => !key.includes(c)).map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
+      const updates = columns
+        .filter((c) => !key.includes(c))
+        .map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
       await swap(job.client, mode, async () => {
         if (mode === 'replace') {
           await job.client.query(`DELETE FROM ${target}`);

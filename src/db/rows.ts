@@ -78,7 +78,11 @@ export function askedKeys(keys: readonly Value[][]): Set<KeyValue> {
  * `IN (…)` for one column, a row-value list for several, in chunks under the bind limit. Values found
  * are decoded, so the KeyValues match keyOf(columns).of(row) of canonical rows.
  */
-export async function existingKeys(db: Kysely<any>, caps: DialectCaps, request: KeyRequest): Promise<Set<KeyValue>> {
+export async function existingKeys(
+  db: Kysely<any>,
+  caps: DialectCaps,
+  request: KeyRequest,
+): Promise<Set<KeyValue>> {
   const { table, columns } = request;
   const defs = columns.map((c) => columnOf(table, c));
   const keys = request.keys.filter((k) => !k.includes(null));
@@ -94,7 +98,9 @@ export async function existingKeys(db: Kysely<any>, caps: DialectCaps, request: 
         : caps.rowValueList === 'values'
           ? sql`(${refs}) IN (VALUES ${sql.join(tuples)})`
           : sql`(${refs}) IN (${sql.join(tuples)})`;
-    const { rows } = await sql<Record<string, unknown>>`SELECT ${refs} FROM ${sql.table(table.name)} WHERE ${where}`.execute(db);
+    const { rows } = await sql<
+      Record<string, unknown>
+    >`SELECT ${refs} FROM ${sql.table(table.name)} WHERE ${where}`.execute(db);
     for (const r of rows) found.add(keyValue(defs.map((d) => caps.decodeValue(d, r[d.name]))));
   }
   const asked = askedKeys(keys);
@@ -121,7 +127,8 @@ export function denseSpan(ids: number[]): { min: number; max: number } | null {
 
 /** The integer values of a one-column request on an integer column (the fast paths), else null. */
 export function integerKeys(request: KeyRequest): number[] | null {
-  if (request.columns.length !== 1 || columnOf(request.table, request.columns[0]).type !== 'integer') return null;
+  if (request.columns.length !== 1 || columnOf(request.table, request.columns[0]).type !== 'integer')
+    return null;
   const ids: number[] = [];
   for (const [v] of request.keys) if (v !== null) ids.push(v as number);
   return ids;
@@ -236,19 +243,25 @@ export async function* pageRows(
   const after = (row: Record<string, unknown>) => {
     const values = defs.map((d) => caps.encodeValue(d, caps.decodeValue(d, row[d.name])));
     if (key.length === 1) return sql`${sql.ref(key[0])} > ${values[0]}`;
-    if (caps.rowComparisonRanges)
-      return sql`(${order}) > (${sql.join(values)})`;
+    if (caps.rowComparisonRanges) return sql`(${order}) > (${sql.join(values)})`;
     const terms = key.map((_, i) =>
       sql.join(
-        key.slice(0, i + 1).map((c, j) => (j < i ? sql`${sql.ref(c)} = ${values[j]}` : sql`${sql.ref(c)} > ${values[j]}`)),
+        key
+          .slice(0, i + 1)
+          .map((c, j) => (j < i ? sql`${sql.ref(c)} = ${values[j]}` : sql`${sql.ref(c)} > ${values[j]}`)),
         sql` AND `,
       ),
     );
-    return sql`(${sql.join(terms.map((t) => sql`(${t})`), sql` OR `)})`;
+    return sql`(${sql.join(
+      terms.map((t) => sql`(${t})`),
+      sql` OR `,
+    )})`;
   };
   const page = async (last?: Record<string, unknown>) => {
     const where = last ? sql`WHERE ${after(last)}` : sql``;
-    const query = sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table.name)} ${where} ORDER BY ${order} LIMIT ${sql.lit(pageSize)}`;
+    const query = sql<
+      Record<string, unknown>
+    >`SELECT * FROM ${sql.table(table.name)} ${where} ORDER BY ${order} LIMIT ${sql.lit(pageSize)}`;
     return (await query.execute(db)).rows;
   };
   let next = page();

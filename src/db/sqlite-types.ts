@@ -24,12 +24,27 @@ const decimalText = (c: { scale?: number }) => {
 const declared = (name: string) => (_c: unknown, reported: string) => reported === name;
 
 export const sqliteTypes: TypeMap = {
-  integer: { sql: () => 'integer', stores: declared('integer'), encode: () => identity, decode: () => decodeInteger },
+  integer: {
+    sql: () => 'integer',
+    stores: declared('integer'),
+    encode: () => identity,
+    decode: () => decodeInteger,
+  },
   // Bound as BigInt: a string would be stored exactly too (INTEGER affinity), but a BigInt says what it is.
-  bigint: { sql: () => 'bigint', stores: declared('bigint'), encode: () => (v) => BigInt(v as string), decode: () => decodeBigint },
+  bigint: {
+    sql: () => 'bigint',
+    stores: declared('bigint'),
+    encode: () => (v) => BigInt(v as string),
+    decode: () => decodeBigint,
+  },
   decimal: { sql: () => 'text', stores: declared('text'), encode: () => identity, decode: decimalText },
   double: { sql: () => 'real', stores: declared('real'), encode: () => identity, decode: () => decodeDouble },
-  boolean: { sql: () => 'integer', stores: declared('integer'), encode: () => (v) => (v ? 1 : 0), decode: () => decodeBoolean },
+  boolean: {
+    sql: () => 'integer',
+    stores: declared('integer'),
+    encode: () => (v) => (v ? 1 : 0),
+    decode: () => decodeBoolean,
+  },
   string: { sql: () => 'text', stores: declared('text'), encode: () => identity, decode: () => asText },
   text: { sql: () => 'text', stores: declared('text'), encode: () => identity, decode: () => asText },
   date: { sql: () => 'text', stores: declared('text'), encode: () => identity, decode: () => asText },

@@ -5,7 +5,15 @@ import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import { canonicalIsoMillis } from '../tables/datetime.js';
 import { keyValue, type KeyValue } from '../tables/keys.js';
 import type { Row, TableDef, Value } from '../tables/types.js';
-import type { BatchTransaction, BulkJob, BulkWriter, DialectCaps, Engine, KeyRequest, SchemaReader, WriteMode } from './engine.js';
+import type {
+  BatchTransaction,
+  BulkJob,
+  BulkWriter,
+  DialectCaps,
+  Engine,
+  KeyRequest,
+  WriteMode,
+} from './engine.js';
 import { askedIds, columnOf, denseSpan, integerKeys, oneByOne, primaryKeyOf } from './rows.js';
 import { sqliteTypes } from './sqlite-types.js';
 import { codecsOf, typeCaps, type TableShape } from './types.js';
@@ -182,9 +190,13 @@ async function describeSqlite(db: Kysely<any>, table: string): Promise<TableShap
     indexes: [],
   };
   if (shape.primaryKey.length) shape.indexes.push(shape.primaryKey);
-  const { rows: indexes } = await sql<{ name: string }>`SELECT name FROM pragma_index_list(${table})`.execute(db);
+  const { rows: indexes } = await sql<{ name: string }>`SELECT name FROM pragma_index_list(${table})`.execute(
+    db,
+  );
   for (const { name } of indexes) {
-    const { rows } = await sql<{ name: string }>`SELECT name FROM pragma_index_info(${name}) ORDER BY seqno`.execute(db);
+    const { rows } = await sql<{
+      name: string;
+    }>`SELECT name FROM pragma_index_info(${name}) ORDER BY seqno`.execute(db);
     shape.indexes.push(rows.map((c) => c.name));
   }
   return shape;
@@ -227,7 +239,9 @@ function batchStatements(main: Database.Database): Omit<BatchTransaction, 'db'> 
     const match = request.columns
       .map((c, i) => `${t}.${quote(c)} = ${single ? 'j.value' : `(j.value ->> ${i})`}`)
       .join(' AND ');
-    const hits = prepared(`SELECT j.key FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM ${t} WHERE ${match})`)
+    const hits = prepared(
+      `SELECT j.key FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM ${t} WHERE ${match})`,
+    )
       .pluck()
       .all(`[${keys.map(json).join(',')}]`) as number[];
     return new Set(hits.map((i) => keyValue(keys[i])));

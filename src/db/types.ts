@@ -67,7 +67,8 @@ function nullable<A, B>(fn: (value: A) => B): (value: A | null | undefined) => B
 export function typeCaps(types: TypeMap) {
   return {
     columnType: (column: ColumnDef) => types[column.type].sql(column),
-    encodeValue: (column: ColumnDef, value: Value) => (value === null ? null : types[column.type].encode(column)(value)),
+    encodeValue: (column: ColumnDef, value: Value) =>
+      value === null ? null : types[column.type].encode(column)(value),
     decodeValue: (column: ColumnDef, value: unknown): Value =>
       value === null || value === undefined ? null : types[column.type].decode(column)(value),
   };
@@ -88,14 +89,19 @@ const CANONICAL = new Map<number, RegExp>();
  */
 export function canonicalDecimal(text: string, scale: number): string {
   let re = CANONICAL.get(scale);
-  if (!re) CANONICAL.set(scale, (re = new RegExp(scale > 0 ? `^-?(?:0|[1-9][0-9]*)\\.[0-9]{${scale}}$` : '^-?(?:0|[1-9][0-9]*)$')));
+  if (!re)
+    CANONICAL.set(
+      scale,
+      (re = new RegExp(scale > 0 ? `^-?(?:0|[1-9][0-9]*)\\.[0-9]{${scale}}$` : '^-?(?:0|[1-9][0-9]*)$')),
+    );
   if (re.test(text) && !/^-0(?:\.0*)?$/.test(text)) return text;
   const m = /^([+-]?)([0-9]*)(?:\.([0-9]*))?$/.exec(text.trim());
   if (!m) throw new Error(`not a decimal number: '${text}'`);
   const [, sign, whole, fraction = ''] = m;
   const digits = whole.replace(/^0+/, '') || '0';
   const frac = fraction.padEnd(scale, '0');
-  if (/[1-9]/.test(frac.slice(scale))) throw new Error(`decimal '${text}' has more than ${scale} fraction digits`);
+  if (/[1-9]/.test(frac.slice(scale)))
+    throw new Error(`decimal '${text}' has more than ${scale} fraction digits`);
   const kept = frac.slice(0, scale);
   const zero = digits === '0' && !/[1-9]/.test(kept);
   return `${sign === '-' && !zero ? '-' : ''}${digits}${scale > 0 ? `.${kept}` : ''}`;

@@ -50,7 +50,9 @@ describe.each(testEngines())('catalogue tables at start on $name', (testEngine) 
       // order_id leads the primary key; sku needs an index of its own.
       expect(shape.indexes).toContainEqual(['sku']);
       expect(foreignKeyNames(lines)).toEqual(['fk_order_lines_order_id', 'fk_order_lines_sku']);
-      expect((await engine.schema.describe(engine.db, 'orders'))!.columns.get('customer')!.nullable).toBe(true);
+      expect((await engine.schema.describe(engine.db, 'orders'))!.columns.get('customer')!.nullable).toBe(
+        true,
+      );
       // Defaults, a foreign key and a unique key in force.
       await sql`INSERT INTO orders (id, total) VALUES (1, 2.50)`.execute(engine.db);
       const [order] = (await sql<Record<string, unknown>>`SELECT * FROM orders`.execute(engine.db)).rows;
@@ -83,23 +85,48 @@ describe.each(testEngines())('catalogue tables at start on $name', (testEngine) 
         expect(SHOP).toContain(from);
         return SHOP.replace(from, to);
       };
-      let err = await differs(changed('{ name: total, type: decimal, precision: 12, scale: 2 }', '{ name: total, type: integer }'));
+      let err = await differs(
+        changed('{ name: total, type: decimal, precision: 12, scale: 2 }', '{ name: total, type: integer }'),
+      );
       expect(err?.code).toBe('migration_failed');
       expect(err?.message).toMatch(
         /table orders exists but differs from the catalogue: column total is (decimal\(12,2\)|numeric\(12,2\)|text) in the database, integer/,
       );
-      err = await differs(changed('{ name: customer, type: string, max_length: 40, nullable: true }', '{ name: customer, type: string, max_length: 40 }'));
-      expect(err?.message).toMatch(/table orders .*column customer is nullable in the database, NOT NULL in the catalogue/);
-      err = await differs(changed('      - { name: price, type: decimal, precision: 12, scale: 2 }', '      - { name: price, type: decimal, precision: 12, scale: 2 }\n      - { name: qty, type: integer }'));
+      err = await differs(
+        changed(
+          '{ name: customer, type: string, max_length: 40, nullable: true }',
+          '{ name: customer, type: string, max_length: 40 }',
+        ),
+      );
+      expect(err?.message).toMatch(
+        /table orders .*column customer is nullable in the database, NOT NULL in the catalogue/,
+      );
+      err = await differs(
+        changed(
+          '      - { name: price, type: decimal, precision: 12, scale: 2 }',
+          '      - { name: price, type: decimal, precision: 12, scale: 2 }\n      - { name: qty, type: integer }',
+        ),
+      );
       expect(err?.message).toMatch(/table order_lines .*column qty is missing from the database/);
-      err = await differs(changed('      - { name: name, type: string, max_length: 100 }\n    unique: [[name]]\n', ''));
+      err = await differs(
+        changed('      - { name: name, type: string, max_length: 100 }\n    unique: [[name]]\n', ''),
+      );
       expect(err?.message).toMatch(/table products .*column name is in the database, not in the catalogue/);
       err = await differs(changed('primary_key: [order_id, line_no]', 'primary_key: [order_id]'));
-      expect(err?.message).toMatch(/table order_lines .*primary key is \(order_id, line_no\) in the database, \(order_id\) in the catalogue/);
+      expect(err?.message).toMatch(
+        /table order_lines .*primary key is \(order_id, line_no\) in the database, \(order_id\) in the catalogue/,
+      );
       if (engine.kind !== 'sqlite') {
         // A string column shorter in the database than the catalogue's max_length would refuse rows.
-        err = await differs(changed('{ name: customer, type: string, max_length: 40, nullable: true }', '{ name: customer, type: string, max_length: 41, nullable: true }'));
-        expect(err?.message).toMatch(/column customer is (varchar|character varying)\(40\) in the database, string\(41\)/);
+        err = await differs(
+          changed(
+            '{ name: customer, type: string, max_length: 40, nullable: true }',
+            '{ name: customer, type: string, max_length: 41, nullable: true }',
+          ),
+        );
+        expect(err?.message).toMatch(
+          /column customer is (varchar|character varying)\(40\) in the database, string\(41\)/,
+        );
       }
       // The same catalogue passes.
       expect(await ensureCatalogueTables(engine, yaml(SHOP))).toEqual([]);
@@ -113,12 +140,21 @@ describe.each(testEngines())('catalogue tables at start on $name', (testEngine) 
     const engine = await createEngine(database.url);
     try {
       await sql`CREATE TABLE orders (id bigint PRIMARY KEY, total varchar(10) NOT NULL)`.execute(engine.db);
-      const err = await migrateToLatest(createMigrator(engine, yaml(SHOP.slice(SHOP.indexOf('  - name: orders'), SHOP.indexOf('  - name: products'))))).then(
+      const err = await migrateToLatest(
+        createMigrator(
+          engine,
+          yaml(SHOP.slice(SHOP.indexOf('  - name: orders'), SHOP.indexOf('  - name: products'))),
+        ),
+      ).then(
         () => null,
         (e: Error) => e,
       );
-      expect(err?.message).toMatch(/table orders exists but differs from the catalogue: .*column customer is missing from the database, string\(40\)/);
-      expect(err?.message).toMatch(/column total is (varchar\(10\)|character varying\(10\)|varchar\(10\)) in the database, decimal\(12,2\)/i);
+      expect(err?.message).toMatch(
+        /table orders exists but differs from the catalogue: .*column customer is missing from the database, string\(40\)/,
+      );
+      expect(err?.message).toMatch(
+        /column total is (varchar\(10\)|character varying\(10\)|varchar\(10\)) in the database, decimal\(12,2\)/i,
+      );
     } finally {
       await engine.close();
       await database.drop();

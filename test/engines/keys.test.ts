@@ -70,7 +70,14 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
     (await engine.db.selectFrom(t.name).selectAll().execute()).map((r) => fromDbRow(t, engine.caps, r));
   const sorted = (rows: Row[]) => [...rows].sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1));
 
-  const storedPairs = [pair(1, 'a'), pair(1, 'b'), pair(2, 'a'), pair(2, 'Ab'), pair(-5, 'x y'), pair(1000, 'é😀')];
+  const storedPairs = [
+    pair(1, 'a'),
+    pair(1, 'b'),
+    pair(2, 'a'),
+    pair(2, 'Ab'),
+    pair(-5, 'x y'),
+    pair(1000, 'é😀'),
+  ];
   const storedCodes = [code('abc'), code('ABC'), code('a,b'), code("o'k"), code('9')];
 
   it('finds exactly the stored keys, composite and string, in one call and on plain connections', async () => {
@@ -87,7 +94,12 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
       [-5, 'x y '],
     ];
     const codeKeys = [['abc'], ['ABC'], ['Abc'], ['a,b'], ["o'k"], ['9'], ['09'], ['zzz']];
-    const expectedPairs = new Set([keyValue([1, 'a']), keyValue([2, 'Ab']), keyValue([1000, 'é😀']), keyValue([-5, 'x y'])]);
+    const expectedPairs = new Set([
+      keyValue([1, 'a']),
+      keyValue([2, 'Ab']),
+      keyValue([1000, 'é😀']),
+      keyValue([-5, 'x y']),
+    ]);
     const expectedCodes = new Set(['abc', 'ABC', 'a,b', "o'k", '9']);
     const requests = [
       { table: pairs, columns: ['a', 'b'], keys: pairKeys },
@@ -109,7 +121,9 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
       tx.insert(pairs, [pair(3, 'z'), pair(2, 'a', 'ours'), pair(1, 'q'), pair(2, 'A')]),
     );
     expect(taken).toEqual([keyValue([2, 'a'])]);
-    expect(sorted(await all(pairs))).toEqual(sorted([pair(3, 'z'), pair(2, 'a', 'theirs'), pair(1, 'q'), pair(2, 'A')]));
+    expect(sorted(await all(pairs))).toEqual(
+      sorted([pair(3, 'z'), pair(2, 'a', 'theirs'), pair(1, 'q'), pair(2, 'A')]),
+    );
     const codesTaken = await engine.batchTransaction(async (tx) => {
       await tx.insert(codes, [code('abc')]);
       return tx.insert(codes, [code('ABC'), code('abc', 'again')]);
@@ -122,10 +136,15 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
     async () => {
       const rows = Array.from({ length: 1500 }, (_, i) => pair(i % 300, `k${i}`));
       const taken = await engine.batchTransaction(async (tx) => {
-        const [found] = await tx.existingKeys([{ table: pairs, columns: ['a', 'b'], keys: rows.map((r) => [r.a, r.b]) }]);
+        const [found] = await tx.existingKeys([
+          { table: pairs, columns: ['a', 'b'], keys: rows.map((r) => [r.a, r.b]) },
+        ]);
         expect(found.size).toBe(0);
         // Another connection of the pool, another transaction.
-        await insertRows(engine.db, engine.caps, pairs, [pair(7, 'k7', 'theirs'), pair(299, 'k1499', 'theirs')]);
+        await insertRows(engine.db, engine.caps, pairs, [
+          pair(7, 'k7', 'theirs'),
+          pair(299, 'k1499', 'theirs'),
+        ]);
         return tx.insert(pairs, rows);
       });
       expect([...taken].sort()).toEqual([keyValue([299, 'k1499']), keyValue([7, 'k7'])].sort());
@@ -137,7 +156,9 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
 
   it('upserts and pages a composite key through the bulk path', async () => {
     await insertRows(engine.db, engine.caps, pairs, storedPairs);
-    const rows = Array.from({ length: 2500 }, (_, i) => pair(i % 50, `s${i % 97}-${i}`, i % 3 ? `v${i}` : null));
+    const rows = Array.from({ length: 2500 }, (_, i) =>
+      pair(i % 50, `s${i % 97}-${i}`, i % 3 ? `v${i}` : null),
+    );
     rows.push(pair(1, 'a', 'updated'));
     await engine.bulkJob(async (job) => {
       const writer = await job.writer(pairs, 'upsert');
@@ -152,12 +173,8 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
       paged.push(...page.map((r) => fromDbRow(pairs, engine.caps, r)));
     expect(paged).toHaveLength(expected.length);
     expect(sorted(paged)).toEqual(expected);
-    const order = paged.map((r) => [r.a as number, r.b as string]);
-    for (let i = 1; i < order.length; i++) {
-      const [a0] = order[i - 1];
-      const [a1] = order[i];
-      expect(a1).toBeGreaterThanOrEqual(a0);
-    }
+    const order = paged.map((r) => r.a as number);
+    for (let i = 1; i < order.length; i++) expect(order[i]).toBeGreaterThanOrEqual(order[i - 1]);
   });
 
   it('checks a composite foreign key, and lets a NULL in it through', async () => {
@@ -166,7 +183,9 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
       { order_id: 1, line: 'a', note: 'ok' },
       { order_id: null, line: null, note: 'no order' },
     ]);
-    const bad = await insertRows(engine.db, engine.caps, notes, [{ order_id: 9, line: 'a', note: 'bad' }]).then(
+    const bad = await insertRows(engine.db, engine.caps, notes, [
+      { order_id: 9, line: 'a', note: 'bad' },
+    ]).then(
       () => null,
       (e: Error) => e,
     );
@@ -198,7 +217,7 @@ describe.each(testEngines())('keys of any shape on $name', (testEngine) => {
       });
       expect(await all(events)).toHaveLength(before + n);
     }
-    const paged: Row[] = [];
+    const paged: Record<string, unknown>[] = [];
     for await (const page of pageRows(engine.db, engine.caps, events, 100)) paged.push(...page);
     expect(paged).toHaveLength((await all(events)).length);
   });

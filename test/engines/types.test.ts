@@ -64,7 +64,12 @@ const STRINGS = [
   '',
 ];
 const DAYS = ['1000-01-01', '9999-12-31', '2024-02-29', '1970-01-01'];
-const TIMES = ['2021-07-15T23:59:59.999Z', '1000-01-01T00:00:00.001Z', '9999-12-31T23:59:59.999Z', '2024-02-29T12:00:00.000Z'];
+const TIMES = [
+  '2021-07-15T23:59:59.999Z',
+  '1000-01-01T00:00:00.001Z',
+  '9999-12-31T23:59:59.999Z',
+  '2024-02-29T12:00:00.000Z',
+];
 
 /** Row k: every edge value in turn; NULL in every nullable column of even rows. */
 function row(k: number, version = 0): Row {
@@ -109,7 +114,9 @@ describe.each(testEngines())('every column type on $name', (testEngine) => {
   });
 
   const stored = async (t: TableDef = table) =>
-    (await engine.db.selectFrom(t.name).selectAll().execute()).map((r) => fromDbRow(t, engine.caps, r)).sort(byId);
+    (await engine.db.selectFrom(t.name).selectAll().execute())
+      .map((r) => fromDbRow(t, engine.caps, r))
+      .sort(byId);
   const write = (data: Row[], mode: 'upsert' | 'replace', chunk = 700) =>
     engine.bulkJob(async (job) => {
       const writer = await job.writer(table, mode);
@@ -166,7 +173,9 @@ describe.each(testEngines())('every column type on $name', (testEngine) => {
     await insertRows(engine.db, engine.caps, table, data);
     const raw = await engine.db.selectFrom(table.name).selectAll().execute();
     const decoded = raw
-      .map((r) => Object.fromEntries(table.columns.map((c) => [c.name, engine.caps.decodeValue(c, r[c.name])])))
+      .map((r) =>
+        Object.fromEntries(table.columns.map((c) => [c.name, engine.caps.decodeValue(c, r[c.name])])),
+      )
       .sort(byId);
     expect(decoded).toEqual([...data].sort(byId));
     // Digit for digit, not merely equal as numbers.
