@@ -12,7 +12,8 @@ import { addColumnFor } from '../../src/db/ddl.js';
 import { createMigrator, currentVersion, migrateToLatest } from '../../src/db/migrator.js';
 import { fromDbRow, insertRows } from '../../src/db/rows.js';
 import { createAvroDecoder, createAvroEncoder, readAvroHeader } from '../../src/modules/backups/avro.js';
-import { findOrphans, pageRows } from '../../src/modules/backups/backups.repo.js';
+import { pageRows } from '../../src/db/rows.js';
+import { findOrphans } from '../../src/modules/backups/backups.repo.js';
 import { backupTable } from '../../src/modules/backups/backups.service.js';
 import { closeContext, openContext } from '../../src/open.js';
 import { FsStore } from '../../src/storage/fs-store.js';
@@ -484,7 +485,7 @@ with open(sys.argv[1], 'rb') as f:
     const pagesOf = (size: number) =>
       t.ctx.engine.snapshot(async (db) => {
         const pages: number[][] = [];
-        for await (const page of pageRows(db, t.ctx.catalogue.get('jobs'), size))
+        for await (const page of pageRows(db, t.ctx.engine.caps, t.ctx.catalogue.get('jobs'), size))
           pages.push(page.map((r) => Number(r.id)));
         return pages;
       });

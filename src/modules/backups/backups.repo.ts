@@ -6,8 +6,6 @@ import type { Link } from './references.js';
 
 /** Rows fetched per round trip by a streaming read (a cursor's page on engines that use one). */
 const STREAM_CHUNK = 5000;
-/** Rows per page of a paged read: large enough that a query's own cost vanishes, small enough to hold. */
-const PAGE_ROWS = 5000;
 
 /** `SELECT COUNT(*)`: run in the backup's snapshot, before the rows, for the header's row count. */
 export async function countRows(db: Kysely<any>, table: string): Promise<number> {
@@ -16,62 +14,6 @@ export async function countRows(db: Kysely<any>, table: string): Promise<number>
     .select((eb) => eb.fn.countAll().as('n'))
     .execute();
   return Number(n);
-}
-
-/**
- * Every row of the table in primary-key order, a page (an array) at a time, as the driver returns
- * them. Keyset pages (`WHERE key > last`, a row comparison for a key of several columns) rather than a
- * streamed SELECT: a driver hands a page over in one call, where a stream costs a promise per row, and
- * each page is one primary-key range read. Run inside a snapshot, the pages together are one
- * consistent read. The next page is asked for before this one is handed on, so the server reads it
- * while the caller encodes. A table without a key is streamed in pages of the same size.
- */
-export async function* pageRows(
-  db: Kysely<any>,
-  table: TableDef,
-  pageSize = PAGE_ROWS,
-): AsyncGenerator<Record<string, unknown>[]> {
-  const key = table.primary_key;
-  if (key.length === 0) {
-    let page: Record<string, unknown>[] = [];
-    for await (const row of db.selectFrom(table.name).selectAll().stream(STREAM_CHUNK)) {
-      page.push(row);
-      if (page.length === pageSize) {
-        yield page;
-        page = [];
-      }
-    }
-    if (page.length > 0) yield page;
-    return;
-  }
-  const page = (after?: Record<string, unknown>) => {
-    let query = db.selectFrom(table.name).selectAll();
-    for (const c of key) query = query.orderBy(c);
-    if (after !== undefined) {
-      query =
-        key.length === 1
-          ? query.where(key[0], '>', after[key[0]])
-          : query.where(
-              sql`(${sql.join(key.map((c) => sql.ref(c)))})`,
-              '>',
-              sql`(${sql.join(key.map((c) => after[c]))})`,
-            );
-    }
-    return query.limit(pageSize).execute();
-  };
-  let next = page();
-  try {
-    for (;;) {
-      const rows = await next;
-      const full = rows.length === pageSize;
-      if (full) next = page(rows[rows.length - 1]);
-      if (rows.length > 0) yield rows;
-      if (!full) return;
-    }
-  } finally {
-    // A caller that stops early leaves a page in flight; its failure is nobody's to report.
-    next.catch(() => undefined);
-  }
 }
 
 /** Keys of a foreign key that name no row of its parent: the first `limit` of them and how many. */

@@ -9,7 +9,8 @@ import { keys } from '../../storage/keys.js';
 import type { ObjectInfo } from '../../storage/types.js';
 import type { Row, TableDef } from '../../tables/types.js';
 import { createAvroEncoder, readAvroHeader, type AvroCodec } from './avro.js';
-import { countRows, pageRows } from './backups.repo.js';
+import { pageRows } from '../../db/rows.js';
+import { countRows } from './backups.repo.js';
 
 export interface BackupResult {
   table: string;
@@ -132,7 +133,7 @@ async function* pagesOf(
 ): AsyncGenerator<Row[]> {
   const toRecord = recordReader(table, ctx.engine.caps);
   let n = 0;
-  for await (const page of pageRows(db, table)) {
+  for await (const page of pageRows(db, ctx.engine.caps, table)) {
     const records = page.map(toRecord);
     n += records.length;
     progress?.(n);
