@@ -115,4 +115,18 @@ describe('SQLite classify()', () => {
       );
     });
   });
+
+  it('a start with nothing to migrate does not wait for another writer (the migrations take the write lock)', async () => {
+    ({ engine, other } = await sharedFile());
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const started = Date.now();
+      const result = await migrateToLatest(createMigrator(engine, catalogue));
+      expect(result.applied).toEqual([]);
+      expect(result.current).not.toBeNull();
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      other.exec('ROLLBACK');
+    }
+  });
 });
