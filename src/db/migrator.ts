@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration } from 'kysely';
+import { Migrator, type Kysely, type Migration, type MigrationInfo } from 'kysely';
 import { AppError } from '../errors.js';
 import type { Catalogue } from '../tables/catalogue.js';
 import type { TableDef } from '../tables/types.js';
@@ -39,13 +39,20 @@ export function createMigrator(
  * @throws AppError migration_failed
  */
 export async function migrateToLatest(migrator: Migrator): Promise<MigrationResult> {
-  const { error, results = [] } = await migrator.migrateToLatest();
-  const applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
-  if (error) {
-    const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new AppError('migration_failed', `migration ${failed} failed: ${(error as Error).message}`, {
-      cause: error,
-    });
+  // Nothing pending (every start but the first after an upgrade): answer without taking the lock. On
+  // SQLite the lock is the file's write lock (the migrations run in one BEGIN IMMEDIATE transaction, see
+  // sqlite.ts), which would make a start wait for, and fail behind, a long load in another process.
+  const before = await migrator.getMigrations();
+  let applied: string[] = [];
+  if (!before.every((m) => m.executedAt)) {
+    const { error, results = [] } = await migrator.migrateToLatest();
+    applied = results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    if (error) {
+      const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new AppError('migration_failed', `migration ${failed} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
   }
   const target = targets.get(migrator);
   const created = target ? await ensureCatalogueTables(target.engine, target.catalogue) : [];
@@ -54,7 +61,10 @@ export async function migrateToLatest(migrator: Migrator): Promise<MigrationResu
 
 /** The last applied migration's name: the schema version written into backups. */
 export async function currentVersion(migrator: Migrator): Promise<string | null> {
-  const list = await migrator.getMigrations();
+  return lastApplied(await migrator.getMigrations());
+}
+
+function lastApplied(list: readonly MigrationInfo[]): string | null {
   const done = list.filter((m) => m.executedAt);
   return done.length ? done[done.length - 1].name : null;
 }
@@ -73,6 +83,9 @@ export async function ensureCatalogueTables(
   engine: Engine,
   catalogue: Pick<Catalogue, 'tables'>,
 ): Promise<string[]> {
+  // Read first without the lock: when every table is there and matches (every start but the first
+  // after a catalogue change) no lock is taken, which on SQLite is the file's write lock.
+  if (await inPlace(engine, catalogue)) return [];
   return engine.schema.exclusive(async (db) => {
     const created: string[] = [];
     const problems: string[] = [];
@@ -101,6 +114,16 @@ export async function ensureCatalogueTables(
     for (const table of catalogue.tables) await addForeignKeyIndexes(engine, db, table);
     return created;
   });
+}
+
+/** Every catalogue table exists, matches, and has its foreign-key indexes. */
+async function inPlace(engine: Engine, catalogue: Pick<Catalogue, 'tables'>): Promise<boolean> {
+  for (const table of catalogue.tables) {
+    const shape = await engine.schema.describe(engine.db, table.name);
+    if (!shape || compareTable(engine, table, shape).length > 0) return false;
+    if (missingForeignKeyIndexes(table, shape.indexes).length > 0) return false;
+  }
+  return true;
 }
 
 /** The indexes a table's foreign keys lack (missingForeignKeyIndexes), created. */

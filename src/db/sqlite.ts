@@ -1,7 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type SqliteDatabase,
+} from 'kysely';
 import { canonicalIsoMillis } from '../tables/datetime.js';
 import { keyValue, type KeyValue } from '../tables/keys.js';
 import type { Row, TableDef, Value } from '../tables/types.js';
@@ -92,7 +101,47 @@ function open(file: string, options: Database.Options = {}): Database.Database {
   return db;
 }
 
-/** SQLite in one file: the embedded default. Bulk jobs use a second connection to the same file. */
+/**
+ * Kysely's SQLite dialect with every transaction opened by `BEGIN IMMEDIATE` instead of its plain
+ * (deferred) `begin`. The file may be shared with other processes (the CLI beside the server, a second
+ * instance, any SQLite client). A deferred transaction that reads, then writes, must upgrade its read
+ * snapshot to the write lock; in WAL mode, if another connection committed in between, SQLite refuses
+ * at once with SQLITE_BUSY_SNAPSHOT, which no busy_timeout can wait out. Taking the write lock at BEGIN
+ * means the transaction never upgrades: BEGIN waits (busy_timeout) for the other writer instead.
+ *
+ * The adapter also declares transactional DDL, which SQLite has: Kysely's Migrator then runs the
+ * pending migrations in one such transaction. Its migration lock is a no-op on SQLite, so without this
+ * two processes starting at once would both read a migration as pending and both apply it; this way
+ * the second waits for the first, then reads it as applied.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly database: SqliteDatabase) {
+    super({ database });
+  }
+  override createDriver() {
+    return new ImmediateSqliteDriver({ database: this.database });
+  }
+  override createAdapter() {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('BEGIN IMMEDIATE'));
+  }
+}
+
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+/**
+ * SQLite in one file: the embedded default. Bulk jobs use a second connection to the same file; other
+ * processes may open it too (WAL mode: readers go on, writers take turns, see ImmediateSqliteDialect).
+ */
 export function createSqliteEngine(file: string): Engine {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const main = open(file);
@@ -101,7 +150,7 @@ export function createSqliteEngine(file: string): Engine {
   // again and again. Every 10000 (~40 MB of WAL) copies each one once for many commits: a fifth less
   // CPU for 200 batches of 1000 rows (3.2 s to 2.5 s).
   main.pragma('wal_autocheckpoint = 10000');
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: forKysely(main) }) });
+  const db = new Kysely<any>({ dialect: new ImmediateSqliteDialect(forKysely(main)) });
   const batch = batchStatements(main);
 
   async function onOwnConnection<T>(
@@ -119,6 +168,7 @@ export function createSqliteEngine(file: string): Engine {
     // 8 MB of page cache (SQLite's sorter, which builds indexes after a load, gets as much): a 64 MB
     // cache loaded and restored 1M rows no faster here and added 100 MB to the process.
     raw.pragma('cache_size = -8192');
+    // `own` never opens a transaction of its own: it runs inside `begin` below.
     const own = new Kysely<any>({ dialect: new SqliteDialect({ database: forKysely(raw) }) });
     try {
       raw.exec(begin);
@@ -140,7 +190,12 @@ export function createSqliteEngine(file: string): Engine {
     caps: sqliteCaps,
     db,
     description: `sqlite:${file}`,
-    // BEGIN IMMEDIATE takes the write lock up front, so a job never fails half-way on a busy lock.
+    // BEGIN IMMEDIATE takes the write lock up front, so a job (a load or restore, which reads ids and
+    // the table before it writes, and logs its rejects in between) never fails half-way on a busy lock
+    // or a stale snapshot. Every other SQLite write is safe from SQLITE_BUSY_SNAPSHOT too: snapshot()
+    // only reads; Kysely transactions on the main connection (batches, migrations) begin IMMEDIATE;
+    // the rest (run records, a failed restore's reject, the start-up sweep) are single statements in
+    // autocommit, which SQLite begins as writes, so they wait out busy_timeout instead of upgrading.
     bulkJob: (fn) =>
       onOwnConnection(
         {},
@@ -154,13 +209,17 @@ export function createSqliteEngine(file: string): Engine {
         false,
       ),
     snapshot: (fn) => onOwnConnection({ readonly: true }, 'BEGIN', (_raw, own) => fn(own)),
-    // A SQLite file serves one process, and SQLite jobs stage nothing.
+    // Other processes may share the file (the CLI beside the server, a second instance), but SQLite
+    // has no list of sessions to count them: this answers 0, so a server's start-up sweep takes itself
+    // to be alone. SQLite jobs stage nothing.
     otherSessions: async () => 0,
     dropStagingTables: async () => 0,
     classify(err) {
       const code = (err as { code?: unknown })?.code;
       if (typeof code !== 'string') return null;
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'busy';
+      // The extended codes too (SQLITE_BUSY_SNAPSHOT, SQLITE_BUSY_RECOVERY, SQLITE_LOCKED_SHAREDCACHE, …):
+      // each means another connection holds the file for now, and the caller should come back.
+      if (/^SQLITE_(BUSY|LOCKED)(_|$)/.test(code)) return 'busy';
       if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE')
         return 'unique_violation';
       if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_NOTADB')
@@ -169,7 +228,9 @@ export function createSqliteEngine(file: string): Engine {
     },
     close: () => db.destroy(),
     // Kysely's transaction holds the main connection (its mutex) until it ends, so the raw statements
-    // of `batch`, which run on that same connection, are part of it and of nothing else.
+    // of `batch`, which run on that same connection, are part of it and of nothing else. It begins
+    // IMMEDIATE (ImmediateSqliteDialect): the batch reads ids, then writes, and must not meet another
+    // process's commit in between.
     batchTransaction: (fn) => db.transaction().execute((trx) => fn({ db: trx, ...batch })),
     // One process owns the file: a transaction is lock enough, and makes the DDL atomic.
     schema: { describe: describeSqlite, exclusive: (fn) => db.transaction().execute(fn) },
@@ -248,9 +309,10 @@ function batchStatements(main: Database.Database): Omit<BatchTransaction, 'db'> 
   };
   return {
     existingKeys: (requests) => oneByOne(requests, lookUp),
-    // Transactions on the one main connection never interleave, and a writer in another process
-    // makes this one fail as busy (its snapshot is stale), so only a key the caller did not look up
-    // can be taken; it is answered as taken, as on the other engines. A table without a key appends.
+    // Transactions on the one main connection never interleave, and the batch holds the write lock
+    // from its BEGIN IMMEDIATE, so no other connection or process can store a key between the lookup
+    // and the insert. Only a key the caller did not look up can be taken; it is answered as taken,
+    // as on the other engines. A table without a key appends.
     async insert(table, rows) {
       if (rows.length === 0) return [];
       const insert = prepared(insertSql(table));
