@@ -49,7 +49,10 @@ export const insertsRoutes: FastifyPluginAsyncTypebox<{ ctx: Context }> = async 
               ),
             },
             'text/csv': {
-              schema: Type.String({ description: 'Headerless CSV lines in the historic file format' }),
+              schema: Type.String({
+                description:
+                  "CSV lines in the table's historic format: its delimiter, quote and NULL texts, and its header line first when the catalogue sets csv.header",
+              }),
             },
           },
         },
