@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import avro from 'avsc';
 import { afterAll, describe, expect, it } from 'vitest';
 import { avroSchemaFor, avroSchemaText, avroTypeFor } from '../../src/modules/backups/avro.js';
 import type { ColumnDef, Row, Value } from '../../src/tables/types.js';
+import { expectedFromPython, readAvroWithPython } from '../helpers/python-avro.js';
 import { col, decode, encode, table } from './avro-helpers.js';
 
 /** Every type's edge values, cycled through the rows; each nullable twin is NULL in every third row. */
@@ -199,47 +199,13 @@ describe('avro types read by Apache Avro (python3-avro)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dataport-avro-types-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  // Each value tagged with the Python type it was read as; ints and decimals as str(), never floats.
-  const script = `
-import sys, json, datetime, decimal, avro.datafile, avro.io
-def conv(v):
-    if v is None or isinstance(v, (bool, float, str)):
-        return v
-    if isinstance(v, int):
-        return 'int:' + str(v)
-    if isinstance(v, decimal.Decimal):
-        return 'dec:' + format(v, 'f')
-    if isinstance(v, datetime.datetime):
-        v = v.astimezone(datetime.timezone.utc)
-        return 'ts:%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond // 1000)
-    if isinstance(v, datetime.date):
-        return 'date:' + v.isoformat()
-    return 'other:' + repr(v)
-with open(sys.argv[1], 'rb') as f:
-    reader = avro.datafile.DataFileReader(f, avro.io.DatumReader())
-    print(json.dumps([{k: conv(v) for k, v in r.items()} for r in reader]))
-`;
-
-  /** What Python should print for a value of column `c`. */
-  function expected(c: ColumnDef, v: Value): unknown {
-    if (v === null) return null;
-    if (c.type === 'integer' || c.type === 'bigint') return `int:${String(v)}`;
-    if (c.type === 'decimal') return `dec:${String(v)}`;
-    if (c.type === 'date') return `date:${String(v)}`;
-    if (c.type === 'datetime') return `ts:${String(v)}`;
-    return v;
-  }
-
   it.each(['deflate', 'null', 'snappy'] as const)('reads every type of our %s file', async (codec) => {
     const path = join(dir, `${codec}.avro`);
     writeFileSync(path, await encode(every, rows, rows.length, codec));
-    const out = execFileSync('/usr/bin/python3', ['-c', script, path], {
-      encoding: 'utf8',
-      maxBuffer: 256 << 20,
-    });
-    const parsed = JSON.parse(out) as Record<string, unknown>[];
-    expect(parsed).toEqual(
-      rows.map((r) => Object.fromEntries(every.columns.map((c) => [c.name, expected(c, r[c.name])]))),
+    expect(readAvroWithPython(path)).toEqual(
+      rows.map((r) =>
+        Object.fromEntries(every.columns.map((c) => [c.name, expectedFromPython(c, r[c.name])])),
+      ),
     );
   });
 });
