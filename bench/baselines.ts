@@ -37,7 +37,9 @@ export interface Side {
   inline(sql: string, params: readonly unknown[]): string;
 }
 
-const DB = { dp: 'dataport_bench', base: 'dataport_bench_base' };
+/** BENCH_DB renames both, so that two benchmarks on one machine do not drop each other's databases. */
+const PREFIX = process.env.BENCH_DB || 'dataport_bench';
+const DB = { dp: PREFIX, base: `${PREFIX}_base` };
 const HE = 'hired_employees';
 /** hired_employees' columns for LOAD DATA: the CSV's '2021-01-01T10:00:00Z' becomes a DATETIME in the server. */
 const HE_COLUMNS = `(id, name, @dt, department_id, job_id) SET datetime = REPLACE(LEFT(@dt, 19), 'T', ' ')`;

@@ -51,7 +51,8 @@ const USAGE = `npm run bench -- [options]   (builds dist/ first; runs the compil
 
 Needs MariaDB (root@127.0.0.1:3306, local_infile=ON), PostgreSQL (postgres@127.0.0.1:5432) and the
 mariadb, mariadb-dump, psql, pg_dump and sqlite3 clients. Creates and drops dataport_bench and
-dataport_bench_base. Compare ratios measured in the same run, never absolute times of different runs.
+dataport_bench_base (BENCH_DB=name: name and name_base). Compare ratios measured in the same run,
+never absolute times of different runs.
 `;
 
 const { values: args } = parseArgs({

@@ -138,7 +138,7 @@ export function buildProgram(): Command {
   program
     .command('load')
     .description(
-      "load a table's historic CSV from the bucket (database/<table>/historic/<table>.csv), or a local CSV file",
+      "load a table's historic CSV from the bucket (its catalogue `source`; by default database/<table>/historic/<table>.csv), or a local CSV file",
     )
     .argument('<table>')
     .option('--file <path>', 'a local CSV file instead of the bucket')
